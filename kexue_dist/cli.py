@@ -1,0 +1,45 @@
+"""`kexue-dist`: one command line for every workload.
+
+Each workload registers its own subcommands (``register(subparsers)``); heavy imports (torch, ray)
+happen inside the handlers so that `--help` and input validation stay instant. Bad input raises
+:class:`kexue_dist.errors.UserError`, which becomes exit code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kexue_dist.errors import UserError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="kexue-dist", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    from kexue_dist.engine import cli as engine_cli
+    from kexue_dist.shred import cli as shred_cli
+
+    engine_cli.register(sub)
+    shred_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"kexue-dist: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

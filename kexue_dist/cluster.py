@@ -1,0 +1,54 @@
+"""Connect to Ray the way every entrypoint should.
+
+Under `ray job submit` (RAY_ADDRESS set, or a job's runtime context) we attach to that cluster;
+otherwise we start a private local Ray in-process (never attaching by accident to a head a user
+left running). Temp dirs must be short paths: Ray's socket paths are limited to 107 bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+_QUIET_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+    "RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION": "0",
+    "RAY_TRAIN_METRICS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_DEDUP_LOGS": "1",
+}
+
+
+def quiet_ray_env() -> None:
+    """Defaults that make local Ray start faster and talk less; explicit user settings win."""
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def ensure_ray(num_cpus: int | None = None, include_dashboard: bool = False):
+    """Return a connected Ray; start a local one (``num_cpus`` cores) unless a cluster is given."""
+    quiet_ray_env()
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=include_dashboard,
+            log_to_driver=True,
+            configure_logging=False,
+        )
+    return ray
+
+
+def cluster_cpus() -> int:
+    """CPUs the connected cluster offers (for sizing parallel search)."""
+    import ray
+
+    return int(ray.cluster_resources().get("CPU", 1))

@@ -1,0 +1,79 @@
+"""The task interface: everything model-specific the engine needs, and nothing else.
+
+A task builds its models, turns a Ray Data batch into tensors, does one training step through the
+DeepSpeed engines it is handed, evaluates, and returns W&B artifacts. The engine owns the rest:
+devices, precision, DeepSpeed, data streaming, checkpoints, tracking, fault tolerance.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar
+
+import torch
+
+from kexue_dist.errors import UserError
+
+# name -> "module:Class"; imported lazily so a task's dependencies load only when it is used.
+TASKS = {
+    "vae": "kexue_dist.vae.task:TextVAETask",
+}
+
+
+def get_task_class(name: str) -> type["Task"]:
+    if name not in TASKS:
+        raise UserError(f"task: unknown model {name!r} (known: {', '.join(sorted(TASKS))})")
+    module, cls = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+class Task:
+    """Subclass per model family. ``engines`` below maps model names to DeepSpeed engines."""
+
+    name: ClassVar[str]
+    model_config: ClassVar[type]  # dataclass of the `model:` config section
+
+    def __init__(self, cfg, data_meta: dict):
+        self.cfg, self.model_cfg, self.data_meta = cfg, cfg.model, data_meta
+
+    # -- driver side (before Ray starts) -------------------------------------------------------
+    @classmethod
+    def prepare_data(cls, cfg) -> tuple[dict[str, str], dict]:
+        """Build datasets if needed; return ({split: parquet path}, metadata such as the vocab).
+
+        Runs on the driver before Ray starts, so bad data paths fail with exit code 2 early."""
+        raise NotImplementedError
+
+    # -- worker side ----------------------------------------------------------------------------
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        raise NotImplementedError
+
+    def collate(self, batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+        """A numpy batch from Ray Data -> tensors on ``device``."""
+        raise NotImplementedError
+
+    def loss(self, engines: dict, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """Single-model tasks: return {"loss": scalar, other metrics...}; the default step uses it."""
+        raise NotImplementedError
+
+    def train_step(self, engines: dict, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step. Multi-model tasks (GANs) override this and drive each engine."""
+        (engine,) = engines.values()
+        out = self.loss(engines, batch, step)
+        engine.backward(out["loss"])
+        engine.step()
+        return out
+
+    @torch.no_grad()
+    def eval_sums(self, engines: dict, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Summed (not averaged) eval statistics for one batch, including a ``count`` entry; the engine
+        adds them across batches and workers, then :meth:`eval_metrics` turns totals into metrics."""
+        raise NotImplementedError
+
+    def eval_metrics(self, totals: dict[str, float]) -> dict[str, float]:
+        return {k: v / totals["count"] for k, v in totals.items() if k != "count"}
+
+    @torch.no_grad()
+    def samples(self, engines: dict, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Rank 0 only: {name: {"columns": [...], "rows": [[...]]}} tables (or images) to log."""
+        return {}

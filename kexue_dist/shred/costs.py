@@ -1,0 +1,149 @@
+"""Seam dissimilarities and text-aware evidence between pieces.
+
+Pieces are handled as *ink* arrays of shape (K, h, w) in [0, 1] (1 = black): K = 1 for one-sided
+pages, K = 2 for two-sided pieces seen from the front (channel 0 = front face, channel 1 = back face
+mirrored left-right so that its columns line up with the front).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEAM_COSTS = ("l1", "pred", "mix")
+
+
+def to_ink(grey: np.ndarray) -> np.ndarray:
+    return 1.0 - grey.astype(np.float32) / 255.0
+
+
+def edge_dissimilarity(a1, a2, b1, b2, kind: str = "mix") -> np.ndarray:
+    """Cost matrix between edges.
+
+    a1: (n, L) the edge of piece i facing the seam, a2: the line one pixel further inside i;
+    b1, b2 the same for the candidate neighbours j. Returns (n, m): cost of putting j across i's edge.
+    """
+    a1 = a1.astype(np.float32)
+    b1 = b1.astype(np.float32)
+    out = np.zeros((a1.shape[0], b1.shape[0]), np.float32)
+    if kind in ("l1", "mix"):
+        out += np.abs(a1[:, None, :] - b1[None, :, :]).sum(-1)
+    if kind in ("pred", "mix"):
+        pa = 2 * a1 - a2  # i extrapolated one pixel across the seam
+        pb = 2 * b1 - b2
+        out += 0.5 * (np.abs(pa[:, None, :] - b1[None]).sum(-1) + np.abs(pb[None] - a1[:, None]).sum(-1))
+    if kind not in SEAM_COSTS:
+        raise ValueError(kind)
+    return out
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    """Light [1 2 1]/4 smoothing along the seam (last axis): tolerant of 1 px jitter."""
+    p = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 1)], mode="edge")
+    return 0.25 * p[..., :-2] + 0.5 * p[..., 1:-1] + 0.25 * p[..., 2:]
+
+
+def horizontal_costs(ink: np.ndarray, kind: str = "mix") -> np.ndarray:
+    """H[i, j] = cost of j directly right of i. ink: (n, K, h, w)."""
+    n = ink.shape[0]
+    R1 = _smooth(ink[:, :, :, -1].reshape(n, -1))
+    R2 = _smooth(ink[:, :, :, -2].reshape(n, -1))
+    L1 = _smooth(ink[:, :, :, 0].reshape(n, -1))
+    L2 = _smooth(ink[:, :, :, 1].reshape(n, -1))
+    H = edge_dissimilarity(R1, R2, L1, L2, kind)
+    np.fill_diagonal(H, np.inf)
+    return H
+
+
+def vertical_costs(ink: np.ndarray, kind: str = "mix") -> np.ndarray:
+    """V[i, j] = cost of j directly below i."""
+    n = ink.shape[0]
+    B1 = _smooth(ink[:, :, -1, :]).reshape(n, -1)
+    B2 = _smooth(ink[:, :, -2, :]).reshape(n, -1)
+    T1 = _smooth(ink[:, :, 0, :]).reshape(n, -1)
+    T2 = _smooth(ink[:, :, 1, :]).reshape(n, -1)
+    V = edge_dissimilarity(B1, B2, T1, T2, kind)
+    np.fill_diagonal(V, np.inf)
+    return V
+
+
+def strip_vertical_cost(strips: np.ndarray, kind: str = "mix") -> np.ndarray:
+    """Cost of strip j below strip i for whole row strips (m, K, h, W)."""
+    return vertical_costs(strips, kind)
+
+
+def normalise(C: np.ndarray) -> np.ndarray:
+    """Confidence normalisation: divide by the typical second-best cost of each row and column."""
+    finite = np.where(np.isfinite(C), C, np.nan)
+    srt_r = np.sort(np.nan_to_num(finite, nan=np.inf), axis=1)
+    srt_c = np.sort(np.nan_to_num(finite, nan=np.inf), axis=0)
+    second_r = srt_r[:, 1] if C.shape[1] > 1 else srt_r[:, 0]
+    second_c = srt_c[1, :] if C.shape[0] > 1 else srt_c[0, :]
+    scale = np.nanmedian(np.concatenate([second_r[np.isfinite(second_r)], second_c[np.isfinite(second_c)]]))
+    if not np.isfinite(scale) or scale <= 0:
+        scale = 1.0
+    # per-edge confidence: relative to the second-best alternative on each side
+    denom = 0.5 * (second_r[:, None] + second_c[None, :]) + 0.25 * scale
+    return C / denom
+
+
+def best_buddies(C: np.ndarray) -> np.ndarray:
+    """Boolean matrix: i's best right neighbour is j and j's best left neighbour is i (ties allowed)."""
+    rmin = C.min(axis=1, keepdims=True)
+    cmin = C.min(axis=0, keepdims=True)
+    return (C <= rmin + 1e-6) & (C <= cmin + 1e-6)
+
+
+# ---------------------------------------------------------------- text-aware evidence
+
+def ink_mask(ink: np.ndarray, thr: float = 0.5) -> np.ndarray:
+    return ink > thr
+
+
+def margins(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blank widths (pixels) at the left/right/top/bottom of each piece, min over channels. (n,)"""
+    m = ink_mask(ink)
+    n, K, h, w = m.shape
+    col = m.any(axis=2)  # n, K, w
+    row = m.any(axis=3)  # n, K, h
+
+    def first(a, size):
+        has = a.any(-1)
+        idx = np.argmax(a, axis=-1)
+        return np.where(has, idx, size)
+
+    left = first(col, w).min(1)
+    right = first(col[..., ::-1], w).min(1)
+    top = first(row, h).min(1)
+    bottom = first(row[..., ::-1], h).min(1)
+    return left, right, top, bottom
+
+
+def line_profiles(ink: np.ndarray) -> np.ndarray:
+    """Where text lines sit inside each piece: (n, K*h) rows with ink, lightly dilated."""
+    m = ink_mask(ink).any(axis=3).astype(np.float32)  # n, K, h
+    d = m.copy()
+    d[..., 1:] = np.maximum(d[..., 1:], m[..., :-1])
+    d[..., :-1] = np.maximum(d[..., :-1], m[..., 1:])
+    return d.reshape(ink.shape[0], -1)
+
+
+def profile_cost(P: np.ndarray, T: np.ndarray, alpha: float = 0.35) -> np.ndarray:
+    """Cost of pieces (profiles P, (n, L)) joining rows (templates T, (r, L) in [0, 1]).
+
+    Ink where the row's lines have a gap is strong evidence against; a missing line (a blank stretch of
+    text) is weak evidence.
+    """
+    P = P.astype(np.float32)
+    T = T.astype(np.float32)
+    ink_in_gap = P @ (1.0 - T).T
+    missing = (1.0 - P) @ T.T
+    return (ink_in_gap + alpha * missing) / P.shape[1]
+
+
+def profile_pair_cost(P: np.ndarray) -> np.ndarray:
+    """Symmetric row-compatibility between pieces: share of rows where exactly one of them has ink,
+    counting only rows where both pieces show some text nearby."""
+    P = P.astype(np.float32)
+    diff = P @ (1 - P).T
+    diff = diff + diff.T
+    return diff / P.shape[1]
