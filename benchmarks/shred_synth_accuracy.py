@@ -62,6 +62,7 @@ def _restore_fn():
     raise SystemExit("kexue_dist.shred.restore has neither restore_pieces nor restore_dir")
 
 
+ORACLE = True  # also score the truth under the default solver's cost model (search vs model errors)
 KEEP_GRIDS = True  # store predicted and true grids per page in the JSON (for diagnosis)
 SOLVER_OPTS = {"use_ray": False, "progress": False, "workers": 1}  # set from the command line
 
@@ -95,12 +96,59 @@ def restore(pieces: dict, layout: str, solver: str, rows: int, seed: int) -> dic
         return _call(fn, tmp, layout, solver, rows, seed)
 
 
+def oracle_problem(case, layout: str, rows: int):
+    """Diagnostic: the default solver's own cost model for this page (None if its internals moved).
+
+    Uses solver internals (io.detect_layout, restore._oriented_ink, solvers.build_problem/grid_cost);
+    any failure just disables the cost columns.
+    """
+    try:
+        import numpy as np
+
+        from kexue_dist.shred import io, restore as R, solvers as S
+
+        lay = io.detect_layout(case.pieces, layout, rows)
+        ink, O = R._oriented_ink(case.pieces, lay)
+        pb = S.build_problem(ink, lay.rows, lay.cols, O)
+        idx = {p: k for k, p in enumerate(lay.pieces)}
+
+        def cost(grid):
+            if not grid or any(x is None for row in grid for x in row):
+                return None
+            if O == 1:
+                g = [[idx[x] for x in row] for row in grid]
+            else:
+                g = [[2 * idx[x[:-1]] + (0 if x[-1] == "a" else 1) for x in row] for row in grid]
+            return float(S.grid_cost(pb, np.array(g)))
+
+        return cost
+    except Exception:  # noqa: BLE001 - a diagnostic only
+        return None
+
+
+def _turned(grid):
+    flip = lambda x: x[:-1] + ("b" if x[-1] == "a" else "a")
+    return [[flip(x) for x in reversed(row)] for row in grid]
+
+
 def run_case(task: tuple) -> list[dict]:
     """Generate one page and restore it with every solver; returns one record per solver."""
+    global ORACLE
     lang, layout, level, k, seed, solvers, rows, cols, opts = task
+    opts = dict(opts)
+    ORACLE = opts.pop("oracle", ORACLE)
     SOLVER_OPTS.update(opts)
     case = synth.make_case(lang, layout, seed, level, rows=rows, cols=cols)
     prow = 1 if layout == "strips" else rows
+    cost = oracle_problem(case, layout, prow) if ORACLE else None
+    truth_cost = None
+    if cost is not None:
+        try:
+            truth_cost = cost(case.truth["grid"])
+            if layout == "two-sided":
+                truth_cost = min(truth_cost, cost(_turned(case.truth["grid"])))
+        except Exception:  # noqa: BLE001
+            cost = None
     out = []
     for solver in solvers:
         t0 = time.perf_counter()
@@ -109,6 +157,13 @@ def run_case(task: tuple) -> list[dict]:
             pred = restore(case.pieces, layout, solver, prow, seed)
             rec["wall_s"] = time.perf_counter() - t0
             rec.update(metrics.score(pred, case.truth, case.pieces))
+            if cost is not None:
+                try:
+                    rec["cost_truth"], rec["cost_pred"] = truth_cost, cost(pred["grid"])
+                    # > 0: the truth is cheaper under the model, so the search missed it
+                    rec["truth_cheaper"] = rec["cost_pred"] is not None and truth_cost < rec["cost_pred"] - 1e-9
+                except Exception:  # noqa: BLE001
+                    pass
             if KEEP_GRIDS:
                 rec["pred"] = {k: pred.get(k) for k in ("grid", "back")}
                 rec["truth"] = case.truth
@@ -127,6 +182,9 @@ def summarise(records: list[dict]) -> list[dict]:
     rows = []
     for (lang, layout, level, solver), recs in groups.items():
         s = metrics.summarize(recs)
+        tc = [r["truth_cheaper"] for r in recs if r.get("truth_cheaper") is not None]
+        if tc:
+            s["truth_cheaper"] = sum(tc) / len(tc)
         s.update({"lang": lang, "layout": layout, "level": level, "solver": solver,
                   "wall_s": sum(r["wall_s"] for r in recs) / len(recs),
                   "errors": sum(1 for r in recs if "error" in r)})
@@ -137,9 +195,9 @@ def summarise(records: list[dict]) -> list[dict]:
 def format_table(rows: list[dict]) -> str:
     cols = ["lang", "layout", "level", "solver", "pages", "neighbour", "neighbour_right", "neighbour_down",
             "direct", "perfect",
-            "neighbour_tie", "perfect_tie", "row_purity", "faces_correct", "wall_s", "errors"]
+            "neighbour_tie", "perfect_tie", "row_purity", "faces_correct", "truth_cheaper", "wall_s", "errors"]
     short = {"neighbour": "neigh", "neighbour_right": "n_right", "neighbour_down": "n_down", "neighbour_tie": "neigh_tie", "perfect_tie": "perf_tie",
-             "row_purity": "rowpur", "faces_correct": "faces", "perfect": "perfect"}
+             "row_purity": "rowpur", "faces_correct": "faces", "truth_cheaper": "t<pred", "perfect": "perfect"}
 
     def fmt(v):
         if v is None:
@@ -170,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="pages restored in parallel processes (default 1)")
     p.add_argument("--workers", type=int, default=1, help="solver workers per page (default 1)")
     p.add_argument("--use-ray", action="store_true", help="let the solver use Ray (default: in-process)")
+    p.add_argument("--no-oracle", action="store_true",
+                   help="skip scoring the truth under the default solver's cost model")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output path")
     a = p.parse_args(argv)
     langs = _csv(a.langs, synth.LANGS, "language")
@@ -180,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--pages must be >= 1")
     _restore_fn()  # fail early if the solver is missing
 
-    opts = {"use_ray": bool(a.use_ray), "progress": False, "workers": a.workers}
+    opts = {"use_ray": bool(a.use_ray), "progress": False, "workers": a.workers, "oracle": not a.no_oracle}
     tasks = [(lang, layout, level, k, a.seed_base + k, solvers, a.rows, a.cols, opts)
              for lang in langs for layout in layouts for level in levels for k in range(a.pages)]
     t0 = time.perf_counter()

@@ -116,6 +116,7 @@ class Worker:
         self.cfg: TrainConfig = build_train_config(payload["config"])
         self.run_dir = Path(payload["run_dir"])
         self.run_name = payload["run_name"]
+        self.resume_path: str | None = payload.get("resume")
         ctx = ray.train.get_context()
         self.rank, self.world = ctx.get_world_rank(), ctx.get_world_size()
         self.use_gpu = self.cfg.scaling.gpu and torch.cuda.is_available()
@@ -132,6 +133,7 @@ class Worker:
         self.step = 0
         self.history: list[dict] = []
         self.wandb_id: str | None = None
+        self.resumed_from: list[int] = []  # steps this run restarted from (fault tolerance, --resume)
 
     # -- setup ------------------------------------------------------------------------------
     def build_engines(self) -> dict:
@@ -155,7 +157,11 @@ class Worker:
     def restore(self, engines: dict) -> None:
         import ray.train
 
+        # After a worker failure Ray Train hands back the run's latest checkpoint; otherwise an
+        # explicit --resume path (Train V2 deprecated resume_from_checkpoint in favour of this).
         checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None and self.resume_path:
+            checkpoint = ray.train.Checkpoint(self.resume_path)
         if checkpoint is None:
             return
         with checkpoint.as_directory() as directory:
@@ -163,6 +169,7 @@ class Worker:
                 engine.load_checkpoint(directory, tag=name, load_optimizer_states=True, load_lr_scheduler_states=True)
             state = json.loads((Path(directory) / STATE_FILE).read_text())
         self.step, self.history, self.wandb_id = state["step"], state["history"], state.get("wandb_id")
+        self.resumed_from = state.get("resumed_from", []) + [self.step]
         if self.rank == 0:
             print(f"[kexue-dist] resumed from checkpoint at step {self.step}", flush=True)
 
@@ -221,7 +228,7 @@ class Worker:
                 self.checkpoint(engines, metrics)
         final = {k: v for m in self.history for k, v in m.items()}
         tracker.finish({k: v for k, v in final.items() if k != "step"})
-        return {"history": self.history, "step_times": step_times, "final": final, "rank": self.rank}
+        return {"history": self.history, "step_times": step_times, "final": final, "resumed_from": self.resumed_from}
 
     def evaluate(self, engines: dict) -> dict[str, float]:
         """Every rank takes every world-th of the first ``eval_batches`` validation batches, so the
@@ -259,7 +266,7 @@ class Worker:
             for name, engine in engines.items():
                 engine.save_checkpoint(directory, tag=name, save_latest=False)
             if self.rank == 0:
-                state = {"step": self.step, "history": self.history, "wandb_id": self.wandb_id}
+                state = {"step": self.step, "history": self.history, "wandb_id": self.wandb_id, "resumed_from": self.resumed_from}
                 (Path(directory) / STATE_FILE).write_text(json.dumps(state))
             report = {k: v for k, v in metrics.items()} | {"step": self.step}
             ray.train.report(

@@ -60,3 +60,58 @@ class Tracker:
                 self.run.summary.update(summary)
             self.run.finish()
             self.run = None
+
+
+def _wandb_log_records(path: str):
+    """Raw records of a ``run-*.wandb`` transaction log (LevelDB log format behind a 7-byte header).
+
+    wandb >= 0.2x no longer ships a Python reader for its own offline files; this is ~20 lines."""
+    import struct
+
+    data = open(path, "rb").read()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path}: not a W&B transaction log")
+    block, pos, pending = 32768, 7, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:  # block trailer padding
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        pos += 7
+        chunk, pos = data[pos : pos + length], pos + length
+        if kind == 1:
+            yield chunk
+        elif kind == 2:
+            pending = chunk
+        elif kind == 3:
+            pending += chunk
+        elif kind == 4:
+            yield pending + chunk
+        elif kind == 0 and length == 0:
+            pos += left - 7
+
+
+def read_offline_run(run_dir: str) -> dict:
+    """History rows, summary and config of an offline W&B run directory (``offline-run-*``)."""
+    import glob
+    import json
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    out: dict = {"history": [], "summary": {}, "config": {}}
+    key = lambda item: item.key or "/".join(item.nested_key)  # noqa: E731
+    for raw in _wandb_log_records(path):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            out["history"].append({key(i): json.loads(i.value_json) for i in record.history.item})
+        elif kind == "summary":
+            out["summary"].update({key(i): json.loads(i.value_json) for i in record.summary.update})
+        elif kind == "config":
+            out["config"].update({key(i): json.loads(i.value_json) for i in record.config.update})
+        elif kind == "run":
+            out["config"].update({key(i): json.loads(i.value_json) for i in record.run.config.update})
+    return out

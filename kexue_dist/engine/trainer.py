@@ -27,13 +27,16 @@ class FitResult:
     history: list[dict]
     final: dict
     step_times: list[float]
+    resumed_from: list[int]
     seconds: float
     checkpoint: str | None
 
 
 def worker_env(use_gpu: bool) -> dict[str, str]:
     """Environment every worker needs before DeepSpeed is imported."""
-    env = {"PYTHONUNBUFFERED": "1", "TORCH_EXTENSIONS_DIR": torch_extensions_dir()}
+    # RAY_TRAIN_ENABLE_PRINT_PATCH=0: Train V2 reroutes print() through its logger, which echoed
+    # every progress line twice on the driver.
+    env = {"PYTHONUNBUFFERED": "1", "TORCH_EXTENSIONS_DIR": torch_extensions_dir(), "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}
     if not use_gpu:
         env["DS_ACCELERATOR"] = "cpu"
     for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "KEXUE_DIST_CACHE"):
@@ -96,7 +99,13 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True) -> 
         resources["GPU"] = 1
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"config": asdict(cfg), "run_dir": str(run_dir), "run_name": run_dir.name, "data_meta": data_meta},
+        train_loop_config={
+            "config": asdict(cfg),
+            "run_dir": str(run_dir),
+            "run_name": run_dir.name,
+            "data_meta": data_meta,
+            "resume": str(Path(resume).resolve()) if resume else None,
+        },
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.scaling.workers, use_gpu=cfg.scaling.gpu, resources_per_worker=resources),
         run_config=ray.train.RunConfig(
             name=run_dir.name,
@@ -107,14 +116,13 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True) -> 
         ),
         datasets=datasets,
         dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
-        resume_from_checkpoint=ray.train.Checkpoint(resume) if resume else None,
     )
     start = time.perf_counter()
     result = trainer.fit()
     seconds = time.perf_counter() - start
     out = result.return_value or {}
     checkpoint = result.checkpoint.path if result.checkpoint else None
-    fit_result = FitResult(run_dir, out.get("history", []), out.get("final", {}), out.get("step_times", []), seconds, checkpoint)
+    fit_result = FitResult(run_dir, out.get("history", []), out.get("final", {}), out.get("step_times", []), out.get("resumed_from", []), seconds, checkpoint)
     write_run_outputs(fit_result)
     return fit_result
 

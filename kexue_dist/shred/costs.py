@@ -147,3 +147,38 @@ def profile_pair_cost(P: np.ndarray) -> np.ndarray:
     diff = P @ (1 - P).T
     diff = diff + diff.T
     return diff / P.shape[1]
+
+
+# ---------------------------------------------------------------- text-line geometry
+
+def line_features(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the text lines sit inside each piece, as a unit vector per oriented piece.
+
+    Pieces cut from the same band of the page have their lines (Chinese character tops/bottoms,
+    English x-height lines and baselines) at exactly the same heights, so the horizontal ink
+    projection and its derivative agree at shift 0. Returns (F, conf): F (n, K*2*h) unit rows
+    (centred density and smoothed derivative, each channel), conf (n,) how much line evidence the
+    piece carries (0 for blank pieces).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    n, Kc, h, w = ink.shape
+    d = ink.astype(np.float32).mean(-1)  # n, K, h
+    parts = []
+    for k in range(Kc):
+        dk = d[:, k]
+        g = gaussian_filter1d(dk, 1.0, axis=1, order=1)
+        dc = dk - dk.mean(1, keepdims=True)
+        parts += [dc, 2.0 * g]
+    F = np.concatenate(parts, axis=1)
+    nrm = np.linalg.norm(F, axis=1)
+    conf = np.clip(nrm / (np.median(nrm[nrm > 0]) + 1e-9 if (nrm > 0).any() else 1.0), 0, 1.0)
+    F = F / (nrm[:, None] + 1e-9)
+    return F.astype(np.float32), conf.astype(np.float32)
+
+
+def line_pair_cost(F: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """(n, n) evidence that two pieces are NOT from the same band: (1 - correlation) x confidence."""
+    corr = F @ F.T
+    w = np.minimum(conf[:, None], conf[None, :])
+    return np.clip(1.0 - corr, 0, 2) * w

@@ -48,40 +48,54 @@ def _hk_steps(m: int):
 
 
 def held_karp(C: np.ndarray, start: int, end_cost: np.ndarray | None = None) -> tuple[list[int], float]:
-    """Exact cheapest path from ``start`` through every node (C[i, j] = cost of j after i)."""
+    """Exact cheapest path from ``start`` through every node (C[i, j] = cost of j after i).
+
+    Dynamic programming over subsets, layer by layer: each layer is a min-plus product with the
+    cost matrix, scattered to the supersets (no parent table: the path is read back from dp).
+    """
     n = C.shape[0]
-    others = np.array([i for i in range(n) if i != start])
+    others = np.array([i for i in range(n) if i != start], dtype=np.int64)
     m = len(others)
     end = np.zeros(n) if end_cost is None else np.asarray(end_cost, float)
     if m == 0:
         return [start], float(end[start])
     if m > HK_MAX:
         return local_search_path(C, start, end)
-    c = np.asarray(C, np.float32)[np.ix_(others, others)].copy()
+    Cd = np.asarray(C, np.float64)
+    c = Cd[np.ix_(others, others)].copy()
     np.fill_diagonal(c, np.inf)
-    c0 = np.asarray(C, np.float32)[start, others]
+    c0 = Cd[start, others]
     N = 1 << m
-    dp = np.full((N, m), np.inf, np.float32)
-    par = np.full((N, m), -1, np.int8)
+    dp = np.full((N, m), np.inf, np.float64 if m <= 12 else np.float32)
+    c = c.astype(dp.dtype)
     for j in range(m):
         dp[1 << j, j] = c0[j]
-    for sel, prev, j, ar in _hk_steps(m):
-        tot = dp[prev] + c[:, j]
-        k = tot.argmin(1)
-        dp[sel, j] = tot[ar, k]
-        par[sel, j] = k
+    layers = _layers(m)
+    bits = [1 << j for j in range(m)]
+    for k in range(1, m):
+        S = layers[k]
+        D = dp[S]
+        M = D[:, 0:1] + c[0][None, :]
+        for i in range(1, m):
+            np.minimum(M, D[:, i:i + 1] + c[i][None, :], out=M)
+        for j in range(m):
+            free = (S & bits[j]) == 0
+            dp[S[free] | bits[j], j] = M[free, j]
     full = N - 1
-    final = dp[full] + end[others]
+    final = dp[full] + end[others].astype(dp.dtype)
     j = int(np.argmin(final))
     best = float(final[j])
-    path = []
+    rev = [j]
     S = full
-    while j >= 0:
-        path.append(int(others[j]))
-        pj = int(par[S, j])
-        S ^= 1 << j
-        j = pj if S else -1
-    return [start] + path[::-1], best
+    while True:
+        prev = S ^ bits[j]
+        if prev == 0:
+            break
+        i = int(np.argmin(dp[prev] + c[:, j]))
+        rev.append(i)
+        S, j = prev, i
+    path = [start] + [int(others[p]) for p in rev[::-1]]
+    return path, path_cost(Cd, path, end)
 
 
 def path_cost(C, path, end_cost=None) -> float:
@@ -195,6 +209,8 @@ class Problem:
     bottom_pen: np.ndarray
     ink: np.ndarray  # (nO, K, h, w) float16
     kind: str = "mix"
+    F: np.ndarray | None = None  # (nO, L) unit line features
+    conf: np.ndarray | None = None  # (nO,) line evidence per piece
 
 
 def _margin_pen(width: np.ndarray, k: int, scale: float) -> np.ndarray:
@@ -219,12 +235,14 @@ def build_problem(oriented_ink: np.ndarray, rows: int, cols: int, O: int, kind: 
     H = K.normalise(Hraw) if normalise else Hraw.copy()
     V = K.normalise(Vraw) if normalise else Vraw.copy()
     P = K.line_profiles(oriented_ink)
-    if float(np.mean(oriented_ink < 0.25)) <= 0.6:
-        P = np.zeros_like(P)
-    # text evidence only where the pieces look like print (mostly white paper)
+    F, conf = K.line_features(oriented_ink)
+    # text evidence only where the pieces look like print (mostly white paper): neighbours in a row
+    # share their line positions, so a pair whose lines disagree pays (weight relative to a seam)
     texty = float(np.mean(oriented_ink < 0.25)) > 0.6
     if text_weight and rows > 1 and texty:
-        H = H + text_weight * 20.0 * K.profile_pair_cost(P)
+        fin = np.where(np.isfinite(H), H, np.nan)
+        med = float(np.nanmedian(np.sort(np.nan_to_num(fin, nan=np.inf), axis=1)[:, 1]))
+        H = H + text_weight * 0.5 * med * K.line_pair_cost(F, conf)
     left, right, top, bottom = K.margins(oriented_ink)
     seam_scale = float(np.median(np.sort(H, axis=1)[:, 1])) if normalise else 1.0
     seam_scale = max(seam_scale, 1e-3) * 3.0
@@ -234,7 +252,7 @@ def build_problem(oriented_ink: np.ndarray, rows: int, cols: int, O: int, kind: 
     return Problem(rows, cols, n, O, H.astype(np.float64), V.astype(np.float64), P, left, right, top, bottom,
                    _margin_pen(left, nedge_r, seam_scale), _margin_pen(right, nedge_r, seam_scale),
                    _margin_pen(top, nedge_c, seam_scale), _margin_pen(bottom, nedge_c, seam_scale),
-                   oriented_ink.astype(np.float16), kind)
+                   oriented_ink.astype(np.float16), kind, F, conf)
 
 
 def flip_id(v: int, O: int) -> int:
@@ -456,6 +474,8 @@ def solve_candidate(pb: Problem, cand: dict):
         order, c = order_row(pb, rows[0], nstarts=cand.get("nstarts", 3))
         g = np.array(stack_rows(pb, [order], pb.kind))
         return g, grid_cost(pb, g)
+    if pb.F is not None and cand.get("init") in ("margin", "farthest"):
+        return solve_lines(pb, cand)
     if cand["init"] == "chains":
         return solve_partition(pb, chain_rows(pb), do_refine=cand.get("refine", True))
     if cand["init"] == "seeds":
@@ -571,3 +591,316 @@ def chain_rows(pb: Problem) -> list[list[int]]:
         rows.append([leftovers.pop() for _ in range(C)])
     # overfull rows cannot happen (chains are capped); rows may still be short if counts mismatch
     return rows
+
+
+# ================================================================ v2 grid pipeline
+# Rows are grouped by where their text lines sit (line_features), then re-partitioned by seams with
+# a k-path cover (LAP successor assignment + patching) and improved by block moves between rows.
+
+def _aug(C: np.ndarray, start_pen: np.ndarray, end_pen: np.ndarray) -> np.ndarray:
+    """(n+2, n+2) cost with a virtual START (index n) and END (index n+1)."""
+    n = C.shape[0]
+    A = np.full((n + 2, n + 2), 1e9)
+    A[:n, :n] = np.where(np.isfinite(C), C, 1e9)
+    A[n, :n] = start_pen
+    A[:n, n + 1] = end_pen
+    A[n, n + 1] = 1e9
+    return A
+
+
+def improve_path(A: np.ndarray, path: list[int], max_seg: int = 6) -> list[int]:
+    """Or-opt on a path whose first and last nodes are fixed (virtual START/END): move segments of
+    1..max_seg nodes to the best other place until no move helps."""
+    p = np.array(path)
+    L = len(p)
+    for _ in range(200):
+        best_d, best = -1e-9, None
+        for m in range(1, min(max_seg, L - 2) + 1):
+            for i in range(1, L - m):
+                seg0, seg1 = p[i], p[i + m - 1]
+                a, b = p[i - 1], p[i + m]
+                rem = A[a, seg0] + A[seg1, b] - A[a, b]
+                rest = np.concatenate([p[:i], p[i + m:]])
+                x, y = rest[:-1], rest[1:]
+                ins = A[x, seg0] + A[seg1, y] - A[x, y]
+                ins[i - 1] = np.inf
+                k = int(np.argmin(ins))
+                d = ins[k] - rem
+                if d < best_d:
+                    best_d, best = d, (i, m, k)
+        if best is None:
+            break
+        i, m, k = best
+        seg = p[i:i + m]
+        rest = np.concatenate([p[:i], p[i + m:]])
+        p = np.concatenate([rest[:k + 1], seg, rest[k + 1:]])
+    return [int(v) for v in p]
+
+
+def order_row_fast(pb: "Problem", ids: list[int], init: list[int] | None = None) -> list[int]:
+    ids = list(ids)
+    sub = pb.H[np.ix_(ids, ids)]
+    A = _aug(sub, pb.start_pen[ids], pb.end_pen[ids])
+    n = len(ids)
+    if init is None:
+        s = int(np.argmin(pb.start_pen[ids]))
+        init = greedy_path(np.where(np.isfinite(sub), sub, 1e9), s)
+    else:
+        pos = {v: k for k, v in enumerate(ids)}
+        init = [pos[v] for v in init]
+    path = improve_path(A, [n] + list(init) + [n + 1])
+    return [ids[k] for k in path[1:-1]]
+
+
+def row_cost(pb: "Problem", row) -> float:
+    row = list(row)
+    return float(pb.start_pen[row[0]] + pb.end_pen[row[-1]] + sum(pb.H[a, b] for a, b in zip(row[:-1], row[1:])))
+
+
+def balanced_rows_lines(pb: "Problem", T0: np.ndarray, iters: int = 15):
+    """Balanced k-means on line features: each row gets exactly `cols` pieces (LSA with each row
+    replicated `cols` times); two-sided pieces join in their better orientation."""
+    R, Cc = pb.rows, pb.cols
+    T = T0 / (np.linalg.norm(T0, axis=1, keepdims=True) + 1e-9)
+    assign = None
+    for _ in range(iters):
+        cost = pb.conf[:, None] * (1.0 - pb.F @ T.T)  # nO, R
+        cost = cost.reshape(pb.n, pb.O, R)
+        orient = cost.argmin(1)
+        cmin = cost.min(1)
+        ri, ci = linear_sum_assignment(np.repeat(cmin, Cc, axis=1))
+        new = np.empty(pb.n, int)
+        new[ri] = ci // Cc
+        ori = orient[np.arange(pb.n), new]
+        ids = np.arange(pb.n) * pb.O + ori
+        if assign is not None and np.array_equal(new, assign):
+            break
+        assign = new
+        T = np.stack([(pb.F[ids[assign == r]] * pb.conf[ids[assign == r], None]).sum(0) for r in range(R)])
+        T = T / (np.linalg.norm(T, axis=1, keepdims=True) + 1e-9)
+    return [list(ids[assign == r]) for r in range(R)], T
+
+
+def line_init(pb: "Problem", how: str, seed: int = 0) -> np.ndarray:
+    """Initial row templates: 'margin' = the pieces with the widest blank left margin,
+    'farthest' = farthest-point sampling on line features from a random first piece."""
+    rng = np.random.default_rng(seed)
+    R = pb.rows
+    if how == "margin":
+        order = np.argsort(pb.start_pen + 1e-6 * np.arange(len(pb.start_pen)), kind="stable")
+        chosen, used = [], set()
+        for v in order:
+            if v // pb.O in used:
+                continue
+            chosen.append(int(v))
+            used.add(v // pb.O)
+            if len(chosen) == R:
+                break
+        return pb.F[chosen]
+    cand = np.nonzero(pb.conf > 0.5)[0]
+    if len(cand) < R:
+        cand = np.arange(len(pb.conf))
+    chosen = [int(rng.choice(cand))]
+    dmin = 1.0 - pb.F[cand] @ pb.F[chosen[0]]
+    while len(chosen) < R:
+        nxt = int(cand[np.argmax(dmin + rng.uniform(0, 0.05, len(cand)))])
+        chosen.append(nxt)
+        dmin = np.minimum(dmin, 1.0 - pb.F[cand] @ pb.F[nxt])
+    return pb.F[chosen]
+
+
+def path_cover(pb: "Problem", nodes: list[int], k: int, L: int) -> list[list[int]]:
+    """k paths of exactly L nodes over `nodes` minimising seam cost: LAP successor assignment with k
+    START and k END dummies, cycles cut at their worst seam, fragments packed into rows greedily."""
+    nodes = list(nodes)
+    n = len(nodes)
+    C = pb.H[np.ix_(nodes, nodes)].copy()
+    C = np.where(np.isfinite(C), C, 1e9)
+    np.fill_diagonal(C, 1e9)
+    sp = pb.start_pen[nodes]
+    ep = pb.end_pen[nodes]
+    M = np.full((n + k, n + k), 1e9)
+    M[:n, :n] = C
+    M[:n, n:] = ep[:, None]
+    M[n:, :n] = sp[None, :]
+    ri, ci = linear_sum_assignment(M)
+    succ = -np.ones(n, int)
+    heads = []
+    for i, j in zip(ri, ci):
+        if i < n and j < n:
+            succ[i] = j
+        elif i >= n and j < n:
+            heads.append(j)
+    pred = -np.ones(n, int)
+    for i in range(n):
+        if succ[i] >= 0:
+            pred[succ[i]] = i
+    frags, seen = [], np.zeros(n, bool)
+    for h in range(n):
+        if pred[h] < 0 and not seen[h]:
+            f = [h]
+            seen[h] = True
+            while succ[f[-1]] >= 0 and not seen[succ[f[-1]]]:
+                f.append(int(succ[f[-1]]))
+                seen[f[-1]] = True
+            frags.append(f)
+    for s in range(n):  # cycles
+        if seen[s]:
+            continue
+        cyc = [s]
+        seen[s] = True
+        while not seen[succ[cyc[-1]]]:
+            cyc.append(int(succ[cyc[-1]]))
+            seen[cyc[-1]] = True
+        w = int(np.argmax([C[cyc[t], cyc[(t + 1) % len(cyc)]] for t in range(len(cyc))]))
+        frags.append(cyc[w + 1:] + cyc[:w + 1])
+    # split fragments longer than L at their worst seams
+    out = []
+    while frags:
+        f = frags.pop()
+        if len(f) <= L:
+            out.append(f)
+            continue
+        w = int(np.argmax([C[a, b] for a, b in zip(f[:-1], f[1:])]))
+        frags += [f[:w + 1], f[w + 1:]]
+    frags = out
+    # rows start from the k fragments that begin best (LAP heads first)
+    headset = set(heads)
+    frags.sort(key=lambda f: (f[0] not in headset, sp[f[0]]))
+    rows = [frags[t] for t in range(min(k, len(frags)))]
+    pool = frags[len(rows):]
+    while len(rows) < k:  # fewer fragments than rows: split the longest
+        f = max(rows, key=len)
+        rows.remove(f)
+        h = len(f) // 2
+        rows += [f[:h], f[h:]]
+    while pool:
+        best = None
+        for r, row in enumerate(rows):
+            room = L - len(row)
+            if room <= 0:
+                continue
+            for q, f in enumerate(pool):
+                c = C[row[-1], f[0]] if len(f) <= room else C[row[-1], f[0]] + 0.5 * np.median(C.min(1))
+                if best is None or c < best[0]:
+                    best = (c, r, q)
+        if best is None:
+            break
+        _, r, q = best
+        f = pool.pop(q)
+        room = L - len(rows[r])
+        rows[r] = rows[r] + f[:room]
+        if len(f) > room:
+            pool.append(f[room:])
+    # rows may be over-full if the first fragments exceeded (cannot) or under-full: rebalance
+    extra = []
+    for r in range(len(rows)):
+        if len(rows[r]) > L:
+            extra += rows[r][L:]
+            rows[r] = rows[r][:L]
+    extra += [v for f in pool for v in f]
+    for r in range(len(rows)):
+        while len(rows[r]) < L and extra:
+            rows[r].append(extra.pop())
+    return [[nodes[v] for v in row] for row in rows]
+
+
+def exchange_rows(pb: "Problem", rows: list[list[int]], rounds: int = 50) -> list[list[int]]:
+    """Block moves between rows that keep row lengths: tail exchange at the same cut and exchange
+    of equal-length segments (1..4), best improvement first; then or-opt inside changed rows."""
+    G = np.array(rows)
+    R, L = G.shape
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    for _ in range(rounds):
+        improved = False
+        # tail exchange: rows a, b cut after column c
+        X = Hc[G[:, :-1][:, None, :], G[:, 1:][None, :, :]]  # X[a, b, c] = H[G[a,c], G[b,c+1]]
+        d = np.diagonal(X, axis1=0, axis2=1).T  # (R, L-1) own edges
+        delta = X + X.transpose(1, 0, 2) - d[:, None, :] - d[None, :, :]
+        idx = np.unravel_index(np.argmin(delta), delta.shape)
+        if delta[idx] < -1e-9:
+            a, b, c = idx
+            ta, tb = G[a, c + 1:].copy(), G[b, c + 1:].copy()
+            G[a, c + 1:], G[b, c + 1:] = tb, ta
+            improved = True
+        # segment exchange of length m between different rows
+        for m in (1, 2, 3, 4):
+            best = (-1e-9, None)
+            left = np.concatenate([np.full((R, 1), -1), G], axis=1)  # left[r, s] = G[r, s-1]
+            for s in range(0, L - m + 1):
+                seg0, seg1 = G[:, s], G[:, s + m - 1]
+                pl = G[:, s - 1] if s > 0 else None
+                nr = G[:, s + m] if s + m < L else None
+                for t in range(0, L - m + 1):
+                    q0, q1 = G[:, t], G[:, t + m - 1]
+                    ql = G[:, t - 1] if t > 0 else None
+                    qr = G[:, t + m] if t + m < L else None
+                    # put B's segment (rows b) into A (rows a) at s and A's into B at t
+                    def edge_in(prev, first, a_idx):
+                        return (Hc[prev[:, None], first[None, :]] if prev is not None else pb.start_pen[first][None, :].repeat(R, 0))
+                    new = np.zeros((R, R))
+                    old = np.zeros((R, R))
+                    # A side
+                    new += Hc[pl[:, None], q0[None, :]] if pl is not None else pb.start_pen[q0][None, :]
+                    new += Hc[q1[None, :], nr[:, None]] if nr is not None else pb.end_pen[q1][None, :]
+                    old += (Hc[pl, seg0] if pl is not None else pb.start_pen[seg0])[:, None]
+                    old += (Hc[seg1, nr] if nr is not None else pb.end_pen[seg1])[:, None]
+                    # B side (row b receives A's segment at t)
+                    new += (Hc[ql[None, :], seg0[:, None]] if ql is not None else pb.start_pen[seg0][:, None])
+                    new += (Hc[seg1[:, None], qr[None, :]] if qr is not None else pb.end_pen[seg1][:, None])
+                    old += (Hc[ql, q0] if ql is not None else pb.start_pen[q0])[None, :]
+                    old += (Hc[q1, qr] if qr is not None else pb.end_pen[q1])[None, :]
+                    dd = new - old
+                    np.fill_diagonal(dd, np.inf)
+                    k = int(np.argmin(dd))
+                    if dd.flat[k] < best[0]:
+                        best = (dd.flat[k], (k // R, k % R, s, t))
+            if best[1] is not None:
+                a, b, s, t = best[1]
+                sa, sb = G[a, s:s + m].copy(), G[b, t:t + m].copy()
+                G[a, s:s + m], G[b, t:t + m] = sb, sa
+                improved = True
+        if not improved:
+            break
+    return [list(r) for r in G]
+
+
+def solve_lines(pb: "Problem", cand: dict):
+    """One alternative of the grid search: line-feature row grouping (initialised as `cand` says),
+    seam-based re-partition of rows whose lines coincide, block moves, stacking and refinement."""
+    T0 = line_init(pb, cand.get("init", "margin"), cand.get("seed", 0))
+    rows, T = balanced_rows_lines(pb, T0)
+    # rows whose line templates coincide (same phase modulo the line pitch) cannot be told apart by
+    # line positions: re-partition their union by seams
+    R = pb.rows
+    sim = T @ T.T
+    thr = cand.get("merge", 0.9)
+    parent = list(range(R))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+    for a in range(R):
+        for b in range(a + 1, R):
+            if sim[a, b] > thr:
+                parent[find(a)] = find(b)
+    classes = {}
+    for r in range(R):
+        classes.setdefault(find(r), []).append(r)
+    new_rows = []
+    for members in classes.values():
+        if len(members) == 1:
+            new_rows.append(rows[members[0]])
+        else:
+            nodes = [v for r in members for v in rows[r]]
+            new_rows += path_cover(pb, nodes, len(members), pb.cols)
+    rows = [order_row_fast(pb, r) for r in new_rows]
+    for _ in range(3):
+        before = [list(r) for r in rows]
+        rows = exchange_rows(pb, rows)
+        rows = [r if r == b else order_row_fast(pb, r, r) for r, b in zip(rows, before)]
+        if rows == before:
+            break
+    g = np.array(stack_rows(pb, rows, pb.kind))
+    return g, grid_cost(pb, g)

