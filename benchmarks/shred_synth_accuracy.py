@@ -63,7 +63,7 @@ def _restore_fn():
 
 
 ORACLE = True  # also score the truth under the default solver's cost model (search vs model errors)
-KEEP_GRIDS = True  # store predicted and true grids per page in the JSON (for diagnosis)
+KEEP_GRIDS = False  # --keep-grids: store predicted and true grids per page in the JSON (for diagnosis)
 SOLVER_OPTS = {"use_ray": False, "progress": False, "workers": 1}  # set from the command line
 
 
@@ -133,10 +133,11 @@ def _turned(grid):
 
 def run_case(task: tuple) -> list[dict]:
     """Generate one page and restore it with every solver; returns one record per solver."""
-    global ORACLE
+    global ORACLE, KEEP_GRIDS
     lang, layout, level, k, seed, solvers, rows, cols, opts = task
     opts = dict(opts)
     ORACLE = opts.pop("oracle", ORACLE)
+    KEEP_GRIDS = opts.pop("keep_grids", KEEP_GRIDS)
     SOLVER_OPTS.update(opts)
     case = synth.make_case(lang, layout, seed, level, rows=rows, cols=cols)
     prow = 1 if layout == "strips" else rows
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="pages restored in parallel processes (default 1)")
     p.add_argument("--workers", type=int, default=1, help="solver workers per page (default 1)")
     p.add_argument("--use-ray", action="store_true", help="let the solver use Ray (default: in-process)")
+    p.add_argument("--keep-grids", action="store_true", help="store predicted and true grids per page")
     p.add_argument("--no-oracle", action="store_true",
                    help="skip scoring the truth under the default solver's cost model")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output path")
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--pages must be >= 1")
     _restore_fn()  # fail early if the solver is missing
 
-    opts = {"use_ray": bool(a.use_ray), "progress": False, "workers": a.workers, "oracle": not a.no_oracle}
+    opts = {"use_ray": bool(a.use_ray), "progress": False, "workers": a.workers, "oracle": not a.no_oracle,
+            "keep_grids": bool(a.keep_grids)}
     tasks = [(lang, layout, level, k, a.seed_base + k, solvers, a.rows, a.cols, opts)
              for lang in langs for layout in layouts for level in levels for k in range(a.pages)]
     t0 = time.perf_counter()

@@ -23,11 +23,15 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="kexue-dist", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    from kexue_dist import demo
     from kexue_dist.engine import cli as engine_cli
     from kexue_dist.shred import cli as shred_cli
 
     engine_cli.register(sub)
     shred_cli.register(sub)
+    demo_parser = sub.add_parser("demo", help="run every workload briefly on a local Ray and write a report")
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(func=demo.run)
     return parser
 
 

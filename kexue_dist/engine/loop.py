@@ -204,7 +204,6 @@ class Worker:
             for k, v in out.items():
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
-            step_times.append(time.perf_counter() - t0)
             window_steps += 1
             metrics: dict[str, float] = {}
             if step % cfg.engine.log_every == 0 or step == cfg.engine.steps:
@@ -214,6 +213,7 @@ class Worker:
                 metrics["train/steps_per_s"] = window_steps / elapsed
                 metrics["train/lr"] = next(iter(engines.values())).get_lr()[0]
                 sums, window_start, window_steps = {}, time.perf_counter(), 0
+            step_times.append(time.perf_counter() - t0)  # batch + step + metric logging; not eval/checkpoints
             if step % cfg.engine.eval_every == 0 or step == cfg.engine.steps:
                 metrics.update(self.evaluate(engines))
                 if self.rank == 0:

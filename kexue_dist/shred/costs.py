@@ -182,3 +182,43 @@ def line_pair_cost(F: np.ndarray, conf: np.ndarray) -> np.ndarray:
     corr = F @ F.T
     w = np.minimum(conf[:, None], conf[None, :])
     return np.clip(1.0 - corr, 0, 2) * w
+
+
+def line_pitch(D: np.ndarray, lo: float = 30.0, hi: float = 130.0) -> float:
+    """Line pitch (px) from row profiles D (m, h): the first strong peak of their mean autocorrelation."""
+    m, h = D.shape
+    X = D - D.mean(1, keepdims=True)
+    lags = np.arange(int(lo), min(int(hi), h - 20))
+    ac = np.array([np.sum(X[:, :-k] * X[:, k:]) / (np.sqrt(np.sum(X[:, :-k] ** 2) * np.sum(X[:, k:] ** 2)) + 1e-9)
+                   for k in lags])
+    if not len(ac):
+        return float(h)
+    top = ac.max()
+    for t in range(1, len(ac) - 1):
+        if ac[t] >= ac[t - 1] and ac[t] >= ac[t + 1] and ac[t] > 0.8 * top:
+            # parabolic refinement
+            a, b, c = ac[t - 1], ac[t], ac[t + 1]
+            den = a - 2 * b + c
+            off = 0.5 * (a - c) / den if den < 0 else 0.0
+            return float(lags[t] + off)
+    return float(lags[int(np.argmax(ac))])
+
+
+def continuation_cost(D: np.ndarray, pitch: float) -> np.ndarray:
+    """(m, m): 1 - correlation between row b's line profile and row a's continued one line pitch
+    (or more) further down -- lines run on across a horizontal cut with the page's constant pitch."""
+    m, h = D.shape
+    y = np.arange(h, dtype=np.float64)
+    k = np.ceil((y + h - (h - 1)) / pitch)
+    src = y + h - k * pitch  # where in row a the line structure seen at y in row b repeats
+    ok = (src >= 0) & (src <= h - 1)
+    s0 = np.clip(np.floor(src).astype(int), 0, h - 2)
+    fr = src - s0
+    pred = D[:, s0] * (1 - fr) + D[:, s0 + 1] * fr  # (m, h) predicted profile of the row below
+    P = pred[:, ok] - pred[:, ok].mean(1, keepdims=True)
+    B = D[:, ok] - D[:, ok].mean(1, keepdims=True)
+    P /= np.linalg.norm(P, axis=1, keepdims=True) + 1e-9
+    B /= np.linalg.norm(B, axis=1, keepdims=True) + 1e-9
+    C = 1.0 - P @ B.T
+    np.fill_diagonal(C, np.inf)
+    return C

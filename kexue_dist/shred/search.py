@@ -15,7 +15,12 @@ def candidates_for(pb: solvers.Problem, workers: int, solver: str = "default") -
         k = min(pb.n, max(4, 2 * workers))
         return [{"start": i} for i in range(k)]
     n = max(4, 2 * workers)
-    cands = [{"init": "seeds"}, {"init": "chains"}] + [{"init": "farthest", "seed": s} for s in range(n - 2)]
+    if pb.F is None:  # not printed text: seam-only row partitions
+        return [{"init": "seeds"}, {"init": "chains"}] + [{"init": "farthest", "seed": s} for s in range(n - 2)]
+    # real alternatives: row partitions grown from the margin pieces (two merge thresholds for rows
+    # whose lines coincide) and from farthest-point line templates with different random seeds
+    cands = [{"init": "margin"}, {"init": "margin", "merge": 0.8}]
+    cands += [{"init": "farthest", "seed": s} for s in range(n - 2)]
     return cands
 
 

@@ -239,6 +239,8 @@ def build_problem(oriented_ink: np.ndarray, rows: int, cols: int, O: int, kind: 
     # text evidence only where the pieces look like print (mostly white paper): neighbours in a row
     # share their line positions, so a pair whose lines disagree pays (weight relative to a seam)
     texty = float(np.mean(oriented_ink < 0.25)) > 0.6
+    if not texty or rows == 1:
+        F = conf = None  # no printed lines to group rows by: the seam-only pipeline is used
     if text_weight and rows > 1 and texty:
         fin = np.where(np.isfinite(H), H, np.nan)
         med = float(np.nanmedian(np.sort(np.nan_to_num(fin, nan=np.inf), axis=1)[:, 1]))
@@ -608,7 +610,7 @@ def _aug(C: np.ndarray, start_pen: np.ndarray, end_pen: np.ndarray) -> np.ndarra
     return A
 
 
-def improve_path(A: np.ndarray, path: list[int], max_seg: int = 6) -> list[int]:
+def improve_path(A: np.ndarray, path: list[int], max_seg: int = 18) -> list[int]:
     """Or-opt on a path whose first and last nodes are fixed (virtual START/END): move segments of
     1..max_seg nodes to the best other place until no move helps."""
     p = np.array(path)
@@ -637,18 +639,60 @@ def improve_path(A: np.ndarray, path: list[int], max_seg: int = 6) -> list[int]:
     return [int(v) for v in p]
 
 
-def order_row_fast(pb: "Problem", ids: list[int], init: list[int] | None = None) -> list[int]:
+def order_row_fast(pb: "Problem", ids: list[int], init: list[int] | None = None,
+                   max_frags: int = 14) -> list[int]:
+    """Order one row: mutual-best seams are contracted into fragments, the fragments are ordered
+    exactly (Held-Karp from a virtual START, end penalty at the end), then or-opt polishes."""
     ids = list(ids)
-    sub = pb.H[np.ix_(ids, ids)]
-    A = _aug(sub, pb.start_pen[ids], pb.end_pen[ids])
     n = len(ids)
-    if init is None:
-        s = int(np.argmin(pb.start_pen[ids]))
-        init = greedy_path(np.where(np.isfinite(sub), sub, 1e9), s)
-    else:
+    sub = pb.H[np.ix_(ids, ids)]
+    sub = np.where(np.isfinite(sub), sub, 1e9)
+    np.fill_diagonal(sub, 1e9)
+    sp, ep = pb.start_pen[ids], pb.end_pen[ids]
+    A = _aug(sub, sp, ep)
+    bs = A[:n + 1, :].argmin(1)  # best successor (END allowed), START included
+    bp = A[:, :n].argmin(0)  # best predecessor of each piece (START allowed)
+    nxt = -np.ones(n, int)
+    prv = -np.ones(n, int)
+    for i in range(n):
+        j = int(bs[i])
+        if j < n and bp[j] == i:
+            nxt[i], prv[j] = j, i
+    frags, seen = [], np.zeros(n, bool)
+    for h in range(n):
+        if prv[h] < 0:
+            f = [h]
+            seen[h] = True
+            while nxt[f[-1]] >= 0 and not seen[nxt[f[-1]]]:
+                f.append(int(nxt[f[-1]]))
+                seen[f[-1]] = True
+            frags.append(f)
+    for h in range(n):  # mutual-best cycles: cut at the worst seam
+        if not seen[h]:
+            cyc = [h]
+            seen[h] = True
+            while not seen[nxt[cyc[-1]]]:
+                cyc.append(int(nxt[cyc[-1]]))
+                seen[cyc[-1]] = True
+            w = int(np.argmax([sub[cyc[t], cyc[(t + 1) % len(cyc)]] for t in range(len(cyc))]))
+            frags.append(cyc[w + 1:] + cyc[:w + 1])
+    if len(frags) <= max_frags:
+        m = len(frags)
+        Fc = np.full((m + 1, m + 1), 1e9)
+        firsts = np.array([f[0] for f in frags])
+        lasts = np.array([f[-1] for f in frags])
+        Fc[:m, :m] = sub[np.ix_(lasts, firsts)]
+        np.fill_diagonal(Fc, 1e9)
+        Fc[m, :m] = sp[firsts]
+        fend = np.append(ep[lasts], 1e9)
+        path, _ = held_karp(Fc, m, fend)
+        order = [v for k in path[1:] for v in frags[k]]
+    elif init is not None:
         pos = {v: k for k, v in enumerate(ids)}
-        init = [pos[v] for v in init]
-    path = improve_path(A, [n] + list(init) + [n + 1])
+        order = [pos[v] for v in init]
+    else:
+        order = greedy_path(sub, int(np.argmin(sp)))
+    path = improve_path(A, [n] + order + [n + 1])
     return [ids[k] for k in path[1:-1]]
 
 
@@ -902,5 +946,119 @@ def solve_lines(pb: "Problem", cand: dict):
         rows = [r if r == b else order_row_fast(pb, r, r) for r, b in zip(rows, before)]
         if rows == before:
             break
-    g = np.array(stack_rows(pb, rows, pb.kind))
+    if pb.O == 2:
+        g = np.array(stack_rows(pb, rows, pb.kind))
+    else:
+        g = polish_grid(pb, rows, rounds=cand.get("polish", 2), wv=cand.get("wv", 0.3))
     return g, grid_cost(pb, g)
+
+
+def improve_row_ctx(pb: "Problem", seq: list[int], U: np.ndarray, rounds: int = 50) -> list[int]:
+    """Or-opt of one row with position costs U[c, v] (seams to the rows above/below, page-edge
+    penalties at the first/last column) added to its own horizontal seams."""
+    s = np.array(seq)
+    L = len(s)
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+
+    def total(q):
+        return float(Hc[q[:-1], q[1:]].sum() + U[np.arange(L), q].sum())
+    cur = total(s)
+    for _ in range(rounds):
+        best_c, best = cur - 1e-9, None
+        for m in range(1, L):
+            for i in range(0, L - m + 1):
+                seg = s[i:i + m]
+                rest = np.concatenate([s[:i], s[i + m:]])
+                nr = len(rest)
+                hseg = Hc[seg[:-1], seg[1:]].sum() if m > 1 else 0.0
+                # H: rest edges minus the one broken at k, plus joins
+                hrest = np.concatenate([[0.0], np.cumsum(Hc[rest[:-1], rest[1:]])]) if nr else np.zeros(1)
+                ks = np.arange(nr + 1)
+                hin = np.zeros(nr + 1)
+                hin[1:] += Hc[rest, seg[0]]
+                hin[:-1] += Hc[seg[-1], rest]
+                broken = np.zeros(nr + 1)
+                broken[1:-1] = Hc[rest[:-1], rest[1:]]
+                hcost = (hrest[-1] if nr else 0.0) - broken + hin + hseg
+                # U: prefix keeps positions, segment at k.., suffix shifted by m
+                pre = np.concatenate([[0.0], np.cumsum(U[np.arange(nr), rest])]) if nr else np.zeros(1)
+                shifted = U[np.arange(nr) + m, rest] if nr else np.zeros(0)
+                suf = np.concatenate([np.cumsum(shifted[::-1])[::-1], [0.0]]) if nr else np.zeros(1)
+                segu = np.zeros(nr + 1)
+                for t in range(m):
+                    segu += U[ks + t, seg[t]]
+                tot = hcost + pre + suf + segu
+                tot[i] = np.inf  # same place
+                k = int(np.argmin(tot))
+                if tot[k] < best_c:
+                    best_c, best = tot[k], (i, m, k)
+        if best is None:
+            break
+        i, m, k = best
+        seg = s[i:i + m]
+        rest = np.concatenate([s[:i], s[i + m:]])
+        s = np.concatenate([rest[:k], seg, rest[k:]])
+        cur = total(s)
+    return [int(v) for v in s]
+
+
+def _safe_med(x) -> float:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x) & (x > 0)]
+    return float(np.median(x)) if len(x) else 1.0
+
+
+def stack_rows_robust(pb: "Problem", rows: list[list[int]]) -> list[list[int]]:
+    """Order the rows top to bottom (exact path over the rows): text lines run on across a cut with
+    the page's constant line pitch (continuation of the row line profiles, weight 2), plus the
+    whole-row seam, plus blank page margins at the top and bottom."""
+    G = np.array(rows)
+    R = len(rows)
+    strips = np.stack([row_strip(pb, r) for r in rows])  # R, K, h, W
+    D = strips[:, 0].mean(-1)  # row line profiles (front face)
+    pitch = K.line_pitch(D)
+    Cp = K.continuation_cost(D, pitch)
+    S = K.strip_vertical_cost(strips, pb.kind).astype(np.float64)
+    M = 2.0 * Cp / _safe_med(Cp) + S / _safe_med(S)
+    M = np.where(np.isfinite(M), M, 1e9)
+    np.fill_diagonal(M, 1e9)
+    tp = pb.top_pen[G].sum(1)
+    bp = pb.bottom_pen[G].sum(1)
+    tp = 0.3 * tp / _safe_med(tp)
+    bp = 0.3 * bp / _safe_med(bp)
+    best = None
+    for s in range(R):
+        path, c = held_karp(M, s, bp)
+        c += tp[s]
+        if best is None or c < best[1]:
+            best = (path, c)
+    return [rows[i] for i in best[0]]
+
+
+def polish_grid(pb: "Problem", rows: list[list[int]], rounds: int = 3, wv: float = 1.0) -> np.ndarray:
+    """Alternate robust stacking and row or-opt with the rows above/below as context."""
+    Vc = np.where(np.isfinite(pb.V), pb.V, 1e9)
+    rows = stack_rows_robust(pb, rows)
+    for _ in range(rounds):
+        changed = False
+        R, L = len(rows), len(rows[0])
+        for r in range(R):
+            U = np.zeros((L, pb.H.shape[0]))
+            if r > 0:
+                U += wv * Vc[np.array(rows[r - 1])][:, :]
+            else:
+                U += pb.top_pen[None, :]
+            if r < R - 1:
+                U += wv * Vc[:, np.array(rows[r + 1])].T
+            else:
+                U += pb.bottom_pen[None, :]
+            U[0] += pb.start_pen
+            U[-1] += pb.end_pen
+            new = improve_row_ctx(pb, rows[r], U)
+            if new != rows[r]:
+                rows[r], changed = new, True
+        new_rows = stack_rows_robust(pb, rows)
+        if not changed and new_rows == rows:
+            break
+        rows = new_rows
+    return np.array(rows)

@@ -1,0 +1,66 @@
+"""Markdown reports with PNG plots: what the demo (and each workload's results command) writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_curves(history: list[dict], keys: list[str], path: Path, title: str, ylabel: str = "") -> Path:
+    """One line per metric key against step; steps without the key are skipped."""
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    for key in keys:
+        points = [(row["step"], row[key]) for row in history if key in row]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="." if len(xs) < 30 else None, label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Report:
+    """Accumulates Markdown; image paths are written relative to the report's directory."""
+
+    def __init__(self, path: Path, title: str):
+        self.path = Path(path)
+        self.parts = [f"# {title}\n"]
+
+    def section(self, title: str) -> None:
+        self.parts.append(f"\n## {title}\n")
+
+    def text(self, text: str) -> None:
+        self.parts.append(text.rstrip() + "\n")
+
+    def table(self, header: list[str], rows: list[list]) -> None:
+        self.parts.append(md_table(header, rows) + "\n")
+
+    def image(self, path: Path, alt: str) -> None:
+        rel = os.path.relpath(path, self.path.parent)
+        self.parts.append(f"![{alt}]({rel})\n")
+
+    def write(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".md.tmp")
+        tmp.write_text("\n".join(self.parts), encoding="utf-8")
+        tmp.replace(self.path)
+        return self.path
