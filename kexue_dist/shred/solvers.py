@@ -870,7 +870,6 @@ def exchange_rows(pb: "Problem", rows: list[list[int]], rounds: int = 50) -> lis
         # segment exchange of length m between different rows
         for m in (1, 2, 3, 4):
             best = (-1e-9, None)
-            left = np.concatenate([np.full((R, 1), -1), G], axis=1)  # left[r, s] = G[r, s-1]
             for s in range(0, L - m + 1):
                 seg0, seg1 = G[:, s], G[:, s + m - 1]
                 pl = G[:, s - 1] if s > 0 else None
@@ -880,8 +879,6 @@ def exchange_rows(pb: "Problem", rows: list[list[int]], rounds: int = 50) -> lis
                     ql = G[:, t - 1] if t > 0 else None
                     qr = G[:, t + m] if t + m < L else None
                     # put B's segment (rows b) into A (rows a) at s and A's into B at t
-                    def edge_in(prev, first, a_idx):
-                        return (Hc[prev[:, None], first[None, :]] if prev is not None else pb.start_pen[first][None, :].repeat(R, 0))
                     new = np.zeros((R, R))
                     old = np.zeros((R, R))
                     # A side
