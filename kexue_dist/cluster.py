@@ -11,7 +11,6 @@ import os
 
 _QUIET_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
     "RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION": "0",
     "RAY_TRAIN_METRICS_ENABLED": "0",
@@ -26,8 +25,11 @@ def quiet_ray_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def ensure_ray(num_cpus: int | None = None, include_dashboard: bool = False):
-    """Return a connected Ray; start a local one (``num_cpus`` cores) unless a cluster is given."""
+def ensure_ray(num_cpus: int | None = None, include_dashboard: bool = True):
+    """Return a connected Ray; start a local one (``num_cpus`` cores) unless a cluster is given.
+
+    The dashboard (loopback only) stays on: Train V2's placement-group cleaner and Tune's ASHA
+    rely on the State API it serves; without it the driver logs a warning every few seconds."""
     quiet_ray_env()
     import ray
 
@@ -41,6 +43,7 @@ def ensure_ray(num_cpus: int | None = None, include_dashboard: bool = False):
             address="local",
             num_cpus=num_cpus,
             include_dashboard=include_dashboard,
+            dashboard_host="127.0.0.1",
             log_to_driver=True,
             configure_logging=False,
         )

@@ -9,6 +9,9 @@ import pytest
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.pop("RAY_ADDRESS", None)  # never attach to a head someone left running
+# Train's controller notices worker exits sooner (default 2 s): ~5 s off each fit. Tests only: in real
+# runs the extra polling would cost the worker CPU time.
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
 
 
 @pytest.fixture(scope="session", autouse=True)

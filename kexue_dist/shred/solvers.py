@@ -947,6 +947,11 @@ def solve_lines(pb: "Problem", cand: dict):
         g = np.array(stack_rows(pb, rows, pb.kind))
     else:
         g = polish_grid(pb, rows, rounds=cand.get("polish", 2), wv=cand.get("wv", 0.3))
+    if cand.get("blocks", True):
+        g = refine_blocks(pb, g, restack=None if pb.O == 2 else stack_rows_robust)
+        if pb.O == 1:
+            g = polish_grid(pb, [list(r) for r in g], rounds=1, wv=1.0)
+            g = refine_blocks(pb, g, restack=stack_rows_robust)
     return g, grid_cost(pb, g)
 
 
@@ -1059,3 +1064,104 @@ def polish_grid(pb: "Problem", rows: list[list[int]], rounds: int = 3, wv: float
             break
         rows = new_rows
     return np.array(rows)
+
+
+# ================================================================ 2-D block refinement
+# Final polish on the full 2-D cost (all left-right + all top-bottom seams): exchange equal-length
+# segments between any two rows (at any columns; the rows above/below score the moved pieces), flip
+# single two-sided pieces, re-stack. Deltas are computed for every move at once (prefix sums along
+# the diagonals) and the most promising ones are verified exactly before one is taken.
+
+def _cell_context(pb: "Problem", G: np.ndarray) -> np.ndarray:
+    """U[r, c, v]: vertical cost of piece v at cell (r, c) given the current rows above and below."""
+    R, C = G.shape
+    Vc = np.where(np.isfinite(pb.V), pb.V, 1e9)
+    nO = Vc.shape[0]
+    U = np.zeros((R, C, nO))
+    U[0] += pb.top_pen[None, :]
+    U[-1] += pb.bottom_pen[None, :]
+    if R > 1:
+        U[1:] += Vc[G[:-1]]  # piece above -> v
+        U[:-1] += Vc[:, G[1:]].transpose(1, 2, 0)  # v -> piece below
+    return U
+
+
+def block_moves(pb: "Problem", G: np.ndarray, top: int = 24):
+    """Candidate segment exchanges between rows, best (approximate) delta first:
+    list of (delta, a, s, b, t, m)."""
+    R, C = G.shape
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    U = _cell_context(pb, G)
+    W = U[:, :, G]  # W[a, c, b, c'] = cost of G[b, c'] placed at (a, c)
+    Ws = U[np.arange(R)[:, None], np.arange(C)[None, :], G]  # own cost
+    # left/right neighbour ids of each cell (-1 = page edge)
+    Lnb = np.full((R, C), -1)
+    Lnb[:, 1:] = G[:, :-1]
+    Rnb = np.full((R, C), -1)
+    Rnb[:, :-1] = G[:, 1:]
+
+    def hcost(left, right):  # broadcast arrays of ids, -1 = edge
+        out = Hc[np.maximum(left, 0), np.maximum(right, 0)]
+        out = np.where(left < 0, pb.start_pen[np.maximum(right, 0)], out)
+        return np.where(right < 0, pb.end_pen[np.maximum(left, 0)], out)
+    # entering a segment that starts at (b, t) from the left of (a, s)
+    inL = hcost(Lnb[:, :, None, None], G[None, None, :, :])  # a,s,b,t
+    oldL = hcost(Lnb, G)  # a,s
+    segW = np.zeros((R, C, R, C))
+    segS = np.zeros((R, C))
+    out = []
+    eye = np.eye(R, dtype=bool)[:, None, :, None]
+    for m in range(1, C):
+        n = C - m + 1
+        segW = segW[:, :n, :, :n] + W[:, m - 1:, :, m - 1:]
+        segS = segS[:, :n] + Ws[:, m - 1:]
+        last = G[:, m - 1:]  # last piece of a segment starting at s: (R, n)
+        rn = Rnb[:, m - 1:]  # right neighbour after the segment
+        inR = hcost(last[None, None, :, :], rn[:, :, None, None])  # B's last -> A's right nb
+        oldR = hcost(last, rn)
+        dA = inL[:, :n, :, :n] + inR - oldL[:, :n, None, None] - oldR[:, :, None, None] \
+            + segW - segS[:, :, None, None]
+        d = dA + dA.transpose(2, 3, 0, 1)
+        d = np.where(eye, np.inf, d)
+        flat = d.ravel()
+        k = min(top, flat.size)
+        idx = np.argpartition(flat, k - 1)[:k]
+        for i in idx:
+            if flat[i] < -1e-9:
+                a, s, b, t = np.unravel_index(i, d.shape)
+                if a < b:
+                    out.append((float(flat[i]), int(a), int(s), int(b), int(t), m))
+    out.sort()
+    return out[:top]
+
+
+def refine_blocks(pb: "Problem", g: np.ndarray, rounds: int = 60, restack=None) -> np.ndarray:
+    """Segment exchanges between rows and single-piece face flips on the exact grid cost."""
+    G = np.array(g)
+    R, C = G.shape
+    cur = grid_cost(pb, G)
+    for _ in range(rounds):
+        improved = False
+        for d, a, s, b, t, m in block_moves(pb, G):
+            G2 = G.copy()
+            G2[a, s:s + m], G2[b, t:t + m] = G[b, t:t + m], G[a, s:s + m]
+            c2 = grid_cost(pb, G2)
+            if c2 < cur - 1e-9:
+                G, cur, improved = G2, c2, True
+                break
+        if pb.O == 2:
+            for r in range(R):
+                for c in range(C):
+                    G2 = G.copy()
+                    G2[r, c] ^= 1
+                    c2 = grid_cost(pb, G2)
+                    if c2 < cur - 1e-9:
+                        G, cur, improved = G2, c2, True
+        if not improved and restack is not None:
+            G2 = np.array(restack(pb, [list(r) for r in G]))
+            c2 = grid_cost(pb, G2)
+            if c2 < cur - 1e-9:
+                G, cur, improved = G2, c2, True
+        if not improved:
+            break
+    return G
