@@ -26,9 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     from kexue_dist import demo
     from kexue_dist.engine import cli as engine_cli
     from kexue_dist.shred import cli as shred_cli
+    from kexue_dist.tune import cli as tune_cli
 
     engine_cli.register(sub)
     shred_cli.register(sub)
+    tune_cli.register(sub)
     demo_parser = sub.add_parser("demo", help="run every workload briefly on a local Ray and write a report")
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(func=demo.run)

@@ -50,10 +50,10 @@ def torch_extensions_dir() -> str:
     return os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(sys.prefix, ".torch_extensions")
 
 
-def new_run_dir(cfg: TrainConfig) -> Path:
+def new_run_dir(cfg: TrainConfig, allow_existing: bool = False) -> Path:
     name = cfg.run.name or f"{cfg.task}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run_dir = Path(cfg.run.out_dir).resolve() / name
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if not allow_existing and run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"run.name: {run_dir} already exists (pick another run.name, or --resume a checkpoint)")
     return run_dir
 
@@ -63,12 +63,17 @@ def check_resume(path: str | None) -> None:
         raise UserError(f"--resume {path}: not an engine checkpoint (no engine_state.json)")
 
 
-def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True) -> FitResult:
-    """Train ``cfg`` through Ray Train + DeepSpeed and return rank 0's history."""
+def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True, callbacks: list = (),
+        continue_existing: bool = False) -> FitResult:
+    """Train ``cfg`` through Ray Train + DeepSpeed and return rank 0's history.
+
+    ``callbacks`` go to Ray Train's RunConfig (a Tune trial passes TuneReportCallback).
+    ``continue_existing``: an existing run directory of the same name is continued from its latest
+    checkpoint (Ray Train resumes a run whose name and storage path it has seen) instead of refused."""
     check_resume(resume)
     task_cls = get_task_class(cfg.task)
     splits, data_meta = task_cls.prepare_data(cfg)  # may raise UserError; writes only to the data cache
-    run_dir = new_run_dir(cfg)
+    run_dir = new_run_dir(cfg, allow_existing=continue_existing)
     if cfg.scaling.gpu:
         import torch
 
@@ -113,6 +118,7 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True) -> 
             failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.engine.keep_checkpoints),
             worker_runtime_env={"env_vars": worker_env(cfg.scaling.gpu)},
+            callbacks=list(callbacks),
         ),
         datasets=datasets,
         dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),

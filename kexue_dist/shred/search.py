@@ -54,7 +54,7 @@ def run_search(pb: solvers.Problem, cands: list[dict], workers: int | None = Non
     else:
         from kexue_dist.cluster import cluster_cpus, ensure_ray
 
-        ray = ensure_ray(num_cpus=workers)
+        ray = ensure_ray(num_cpus=workers, include_dashboard=False)  # no Train/Tune here: skip its start-up
         nworkers = workers or cluster_cpus()
         ntasks = max(1, min(len(cands), nworkers))
         batches = [cands[i::ntasks] for i in range(ntasks)]

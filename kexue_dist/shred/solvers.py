@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from kexue_dist.shred import costs as K
 
 HK_MAX = 19  # exact Held-Karp up to this many free nodes (2^19 x 19 states)
+TB_WEIGHT = 0.15  # page top/bottom margin evidence per piece, relative to a seam: text may run to the edge
 
 _LAYERS: dict[int, list[np.ndarray]] = {}
 
@@ -251,10 +252,36 @@ def build_problem(oriented_ink: np.ndarray, rows: int, cols: int, O: int, kind: 
     # each row has one left and one right piece; each column one top and one bottom piece
     nedge_r = rows * O
     nedge_c = cols * O
+    spen, epen = _margin_pen(left, nedge_r, seam_scale), _margin_pen(right, nedge_r, seam_scale)
+    if O == 2 and rows > 1:
+        spen, epen = _front_page_margins(left, rows, spen, epen, seam_scale)
     return Problem(rows, cols, n, O, H.astype(np.float64), V.astype(np.float64), P, left, right, top, bottom,
-                   _margin_pen(left, nedge_r, seam_scale), _margin_pen(right, nedge_r, seam_scale),
-                   _margin_pen(top, nedge_c, seam_scale), _margin_pen(bottom, nedge_c, seam_scale),
+                   spen, epen,
+                   _margin_pen(top, nedge_c, TB_WEIGHT * seam_scale), _margin_pen(bottom, nedge_c, TB_WEIGHT * seam_scale),
                    oriented_ink.astype(np.float16), kind, F, conf)
+
+
+def _front_page_margins(left, rows, spen, epen, scale, min_gap: float = 3.0):
+    """Two-sided: the two printed pages usually have different left margins. The 2*rows oriented
+    pieces with the widest blank left edge are the row starts of both pages; if their widths fall
+    in two groups (gap >= min_gap px), the page with the wider margin is put in front: the other group may not start a front row, and only the other faces of that group
+    (the same sheet edge seen from the front) may end one. This keeps whole rows from being
+    stacked with the wrong page in front when the cut between rows runs through blank paper."""
+    order = np.argsort(-left, kind="stable")[:2 * rows]
+    w = np.sort(left[order].astype(float))
+    gaps = np.diff(w)
+    k = int(np.argmax(gaps))
+    if len(gaps) == 0 or gaps[k] < min_gap or not (rows // 2 <= k + 1 <= 2 * rows - rows // 2):
+        return spen, epen
+    cut = 0.5 * (w[k] + w[k + 1])
+    wide = [int(v) for v in order if left[v] > cut]
+    narrow = [int(v) for v in order if left[v] <= cut]
+    front, back = (wide, narrow)
+    spen = spen.copy()
+    epen = epen.copy()
+    spen[back] += scale
+    epen[[v ^ 1 for v in front]] += scale  # their far edge ends a back-page row, not a front one
+    return spen, epen
 
 
 def flip_id(v: int, O: int) -> int:
@@ -936,7 +963,7 @@ def solve_lines(pb: "Problem", cand: dict):
         else:
             nodes = [v for r in members for v in rows[r]]
             new_rows += path_cover(pb, nodes, len(members), pb.cols)
-    rows = [order_row_fast(pb, r) for r in new_rows]
+    rows = [order_row_fast(pb, r) for r in orient_rows(pb, new_rows)]
     for _ in range(3):
         before = [list(r) for r in rows]
         rows = exchange_rows(pb, rows)
@@ -948,10 +975,15 @@ def solve_lines(pb: "Problem", cand: dict):
     else:
         g = polish_grid(pb, rows, rounds=cand.get("polish", 2), wv=cand.get("wv", 0.3))
     if cand.get("blocks", True):
-        g = refine_blocks(pb, g, restack=None if pb.O == 2 else stack_rows_robust)
+        restack = _restack_two_sided if pb.O == 2 else stack_rows_robust
+        g = refine_blocks(pb, g, restack=restack)
         if pb.O == 1:
             g = polish_grid(pb, [list(r) for r in g], rounds=1, wv=1.0)
-            g = refine_blocks(pb, g, restack=stack_rows_robust)
+        else:
+            g = polish_rows(pb, g)
+        g = refine_blocks(pb, g, restack=restack)
+        g = polish_rows_exact(pb, g)
+        g = refine_blocks(pb, g, restack=restack)
     return g, grid_cost(pb, g)
 
 
@@ -1142,21 +1174,26 @@ def refine_blocks(pb: "Problem", g: np.ndarray, rounds: int = 60, restack=None) 
     cur = grid_cost(pb, G)
     for _ in range(rounds):
         improved = False
+        best = (cur - 1e-9, None)
         for d, a, s, b, t, m in block_moves(pb, G):
             G2 = G.copy()
             G2[a, s:s + m], G2[b, t:t + m] = G[b, t:t + m], G[a, s:s + m]
             c2 = grid_cost(pb, G2)
+            if c2 < best[0]:
+                best = (c2, G2)
+        # adjacent rows swapping the same columns: the context deltas above are only approximate
+        # there (each row is the other's context); these are exact
+        d, a, s, e = adjacent_swap_best(pb, G)
+        if d < -1e-9 and cur + d < best[0]:
+            G2 = G.copy()
+            G2[a, s:e + 1], G2[a + 1, s:e + 1] = G[a + 1, s:e + 1], G[a, s:e + 1]
+            best = (grid_cost(pb, G2), G2)
+        if best[1] is not None and best[0] < cur - 1e-9:
+            G, cur, improved = best[1], best[0], True
+        if pb.O == 2:
+            G2, c2 = flip_segments(pb, G, cur, rounds=1)
             if c2 < cur - 1e-9:
                 G, cur, improved = G2, c2, True
-                break
-        if pb.O == 2:
-            for r in range(R):
-                for c in range(C):
-                    G2 = G.copy()
-                    G2[r, c] ^= 1
-                    c2 = grid_cost(pb, G2)
-                    if c2 < cur - 1e-9:
-                        G, cur, improved = G2, c2, True
         if not improved and restack is not None:
             G2 = np.array(restack(pb, [list(r) for r in G]))
             c2 = grid_cost(pb, G2)
@@ -1165,3 +1202,432 @@ def refine_blocks(pb: "Problem", g: np.ndarray, rounds: int = 60, restack=None) 
         if not improved:
             break
     return G
+
+
+def orient_rows(pb: "Problem", rows: list[list[int]], iters: int = 8) -> list[list[int]]:
+    """Two-sided: make the faces within each row agree. Each piece takes the orientation in which its
+    best left and best right seams to the row's other pieces (as currently oriented) are cheapest;
+    repeated until stable. Pieces of one row share their line phase on both faces, and a piece with
+    the wrong face in front matches nobody, so the majority pulls the minority round. Which face of the
+    whole row is the front is decided later (stacking)."""
+    if pb.O != 2:
+        return rows
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    out = []
+    for row in rows:
+        v = np.array(row)
+        for _ in range(iters):
+            changed = False
+            for k in range(len(v)):
+                others = np.delete(v, k)
+                best_o, best_c = None, None
+                for cand in (v[k], v[k] ^ 1):
+                    lft = min(Hc[others, cand].min(), pb.start_pen[cand])
+                    rgt = min(Hc[cand, others].min(), pb.end_pen[cand])
+                    c = lft + rgt
+                    if best_c is None or c < best_c - 1e-9:
+                        best_o, best_c = cand, c
+                if best_o != v[k]:
+                    v[k] = best_o
+                    changed = True
+            if not changed:
+                break
+        out.append([int(x) for x in _flip_clusters(pb, Hc, v)])
+    return out
+
+
+def _orient_energy(pb, Hc, v):
+    n = len(v)
+    A = Hc[np.ix_(v, v)].copy()
+    np.fill_diagonal(A, np.inf)
+    lft = np.minimum(A.min(0), pb.start_pen[v])
+    rgt = np.minimum(A.min(1), pb.end_pen[v])
+    return float((lft + rgt).sum()), A
+
+
+def _flip_clusters(pb, Hc, v, rounds: int = 6):
+    """Flip whole consistently-oriented clusters (linked by best seams) while that lowers the sum of
+    each piece's best left + right seam: a row split into two internally consistent halves."""
+    v = np.array(v)
+    n = len(v)
+    E, A = _orient_energy(pb, Hc, v)
+    for _ in range(rounds):
+        parent = list(range(n))
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for i in range(n):
+            for j in (int(np.argmin(A[i])), int(np.argmin(A[:, i]))):
+                parent[find(i)] = find(j)
+        comps = {}
+        for i in range(n):
+            comps.setdefault(find(i), []).append(i)
+        if len(comps) < 2:
+            break
+        best = None
+        for members in comps.values():
+            w = v.copy()
+            w[members] ^= 1
+            E2, A2 = _orient_energy(pb, Hc, w)
+            if E2 < E - 1e-9 and (best is None or E2 < best[0]):
+                best = (E2, w, A2)
+        if best is None:
+            break
+        E, v, A = best
+    return v
+
+
+def face_parity(pb: "Problem", min_ratio: float = 1.25) -> np.ndarray:
+    """Two-sided: which face of each piece is in front, from the whole page's mutual-best seams.
+
+    A mutual-best left-right (or top-bottom) seam between oriented pieces v, j fixes the pieces'
+    relative faces; links are merged most confident first (second-best / best ratio) in a parity
+    union-find, conflicts are skipped. Returns o (n,) with the front face of each piece in the
+    largest consistent component and -1 elsewhere (undecided here)."""
+    n = pb.n
+    links = []
+    for M in (pb.H, pb.V):
+        C = np.where(np.isfinite(M), M, np.inf)
+        bb = K.best_buddies(C)
+        srt_r = np.sort(C, axis=1)
+        srt_c = np.sort(C, axis=0)
+        for i, j in zip(*np.nonzero(bb)):
+            best = C[i, j]
+            second = min(srt_r[i, 1], srt_c[1, j])
+            ratio = (second + 1e-6) / (best + 1e-6)
+            if ratio >= min_ratio and i // 2 != j // 2:
+                links.append((-ratio, int(i), int(j)))
+    links.sort()
+    parent = list(range(n))
+    par = [0] * n  # parity to parent
+
+    def find(x):
+        p = 0
+        while parent[x] != x:
+            p ^= par[x]
+            x = parent[x]
+        return x, p
+    for _, i, j in links:
+        a, pa = find(i // 2)
+        b, pb_ = find(j // 2)
+        rel = (i % 2) ^ (j % 2)  # face(i//2) xor face(j//2) must equal rel
+        if a == b:
+            continue
+        parent[b] = a
+        par[b] = pa ^ pb_ ^ rel
+    roots = [find(p) for p in range(n)]
+    sizes = np.bincount([r for r, _ in roots], minlength=n)
+    big = int(np.argmax(sizes))
+    o = -np.ones(n, int)
+    for p, (r, x) in enumerate(roots):
+        if r == big:
+            o[p] = x
+    return o
+
+
+def face_sync(pb: "Problem", min_ratio: float = 1.05):
+    """Two-sided: front face of every piece by signed spectral synchronisation of the mutual-best
+    seams (left-right and top-bottom): a link between oriented pieces v, j says "faces equal" or
+    "faces differ", weighted by log(second-best / best). Robust to a few wrong links (a spanning tree
+    is not). Returns (o, strength): o (n,) in {0, 1} up to one global flip, strength (n,) >= 0
+    (0 = no evidence)."""
+    n = pb.n
+    S = np.zeros((n, n))
+    for M in (pb.H, pb.V):
+        C = np.where(np.isfinite(M), M, np.inf)
+        bb = K.best_buddies(C)
+        srt_r = np.sort(C, axis=1)
+        srt_c = np.sort(C, axis=0)
+        ii, jj = np.nonzero(bb)
+        for i, j in zip(ii, jj):
+            if i // 2 == j // 2:
+                continue
+            second = min(srt_r[i, 1], srt_c[1, j])
+            ratio = (second + 1e-6) / (C[i, j] + 1e-6)
+            if ratio < min_ratio:
+                continue
+            w = float(np.log(ratio))
+            sgn = 1.0 if (i % 2) == (j % 2) else -1.0
+            S[i // 2, j // 2] += sgn * w
+            S[j // 2, i // 2] += sgn * w
+    vals, vecs = np.linalg.eigh(S)
+    x = vecs[:, -1]
+    # a few rounds of majority polishing on the signed graph
+    s = np.where(x >= 0, 1.0, -1.0)
+    for _ in range(10):
+        f = S @ s
+        s2 = np.where(f > 0, 1.0, np.where(f < 0, -1.0, s))
+        if np.array_equal(s2, s):
+            break
+        s = s2
+    strength = np.abs(S @ s)
+    return (s < 0).astype(int), strength
+
+
+def _row_sync(pb: "Problem", v: np.ndarray) -> np.ndarray:
+    """Faces within one row by signed synchronisation over all pairs: for pieces p, q the cheapest
+    seam with equal faces vs with different faces, weighted towards each piece's best seams."""
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    p = np.asarray(v) // 2
+    a, b = 2 * p, 2 * p + 1
+    same = np.minimum.reduce([Hc[np.ix_(a, a)], Hc[np.ix_(a, a)].T, Hc[np.ix_(b, b)], Hc[np.ix_(b, b)].T])
+    diff = np.minimum.reduce([Hc[np.ix_(a, b)], Hc[np.ix_(a, b)].T, Hc[np.ix_(b, a)], Hc[np.ix_(b, a)].T])
+    best = np.minimum(same, diff)
+    np.fill_diagonal(best, np.inf)
+    n = len(p)
+    # only each piece's few best partners speak (a seam is local evidence)
+    k = min(3, n - 1)
+    thr = np.sort(best, axis=1)[:, k - 1:k]
+    mask = (best <= thr) | (best <= thr.T)
+    np.fill_diagonal(mask, False)
+    W = np.where(mask, np.log((np.maximum(same, diff) + 1e-6) / (best + 1e-6)), 0.0)
+    S = np.where(same <= diff, W, -W)
+    S = 0.5 * (S + S.T)
+    x = np.linalg.eigh(S)[1][:, -1]
+    s = np.where(x >= 0, 1.0, -1.0)
+    for _ in range(10):
+        f = S @ s
+        s2 = np.where(f > 0, 1.0, np.where(f < 0, -1.0, s))
+        if np.array_equal(s2, s):
+            break
+        s = s2
+    o = (s < 0).astype(int)
+    # keep the row's majority orientation as it was (the row's face is decided by stacking)
+    cur = np.asarray(v) % 2
+    if (o == cur).sum() * 2 < n:
+        o ^= 1
+    return 2 * p + o
+
+
+
+def flip_segments(pb: "Problem", G: np.ndarray, cur: float | None = None, rounds: int = 8):
+    """Two-sided: turn over a run of pieces in a row (reverse it and show each piece's other face:
+    a run that was placed as seen from the back). Single pieces are the run of length 1. Best
+    improvement per round on the exact grid cost."""
+    G = np.array(G)
+    R, C = G.shape
+    cur = grid_cost(pb, G) if cur is None else cur
+    for _ in range(rounds):
+        best = (cur - 1e-9, None)
+        for r in range(R):
+            for m in range(1, C + 1):
+                for s in range(0, C - m + 1):
+                    G2 = G.copy()
+                    G2[r, s:s + m] = G[r, s:s + m][::-1] ^ 1
+                    c2 = grid_cost(pb, G2)
+                    if c2 < best[0]:
+                        best = (c2, G2)
+        if best[1] is None:
+            break
+        cur, G = best
+    return G, cur
+
+
+def _restack_two_sided(pb: "Problem", rows: list[list[int]]) -> list[list[int]]:
+    return stack_rows(pb, rows, pb.kind)
+
+
+def polish_rows(pb: "Problem", g: np.ndarray, wv: float = 1.0) -> np.ndarray:
+    """Or-opt of every row in place, with the rows above/below as context (no re-stacking)."""
+    rows = [list(r) for r in np.asarray(g)]
+    Vc = np.where(np.isfinite(pb.V), pb.V, 1e9)
+    R, L = len(rows), len(rows[0])
+    for r in range(R):
+        U = np.zeros((L, pb.H.shape[0]))
+        U += wv * Vc[np.array(rows[r - 1])] if r > 0 else pb.top_pen[None, :]
+        U += wv * Vc[:, np.array(rows[r + 1])].T if r < R - 1 else pb.bottom_pen[None, :]
+        U[0] += pb.start_pen
+        U[-1] += pb.end_pen
+        rows[r] = improve_row_ctx(pb, rows[r], U)
+    out = np.array(rows)
+    return out if grid_cost(pb, out) < grid_cost(pb, g) else np.asarray(g)
+
+
+def repartition_pairs(pb: "Problem", g: np.ndarray, rounds: int = 2) -> np.ndarray:
+    """Re-deal the pieces of every pair of rows into two new rows (k-path cover on the left-right
+    seams, exact-ish ordering), place the two rows back in either order and keep the result if the
+    full 2-D cost drops: fixes rows whose lines sit at the same height and have swapped pieces in
+    more than one place."""
+    G = np.array(g)
+    R, C = G.shape
+    cur = grid_cost(pb, G)
+    for _ in range(rounds):
+        improved = False
+        for a in range(R):
+            for b in range(a + 1, R):
+                nodes = [int(v) for v in G[a]] + [int(v) for v in G[b]]
+                try:
+                    two = path_cover(pb, nodes, 2, C)
+                except Exception:  # pragma: no cover - degenerate covers
+                    continue
+                if len(two) != 2 or any(len(r) != C for r in two) or sorted(two[0] + two[1]) != sorted(nodes):
+                    continue
+                two = [order_row_fast(pb, r) for r in two]
+                for x, y in ((0, 1), (1, 0)):
+                    G2 = G.copy()
+                    G2[a], G2[b] = two[x], two[y]
+                    c2 = grid_cost(pb, G2)
+                    if c2 < cur - 1e-9:
+                        G, cur, improved = G2, c2, True
+                        break
+        if not improved:
+            break
+    return G
+
+
+def _row_fragments(pb: "Problem", ids: list[int]) -> list[list[int]]:
+    """Mutual-best left-right seams within a row contracted into fragments (indices into ids)."""
+    n = len(ids)
+    sub = pb.H[np.ix_(ids, ids)]
+    sub = np.where(np.isfinite(sub), sub, 1e9)
+    np.fill_diagonal(sub, 1e9)
+    A = _aug(sub, pb.start_pen[ids], pb.end_pen[ids])
+    bs = A[:n, :].argmin(1)
+    bp = A[:, :n].argmin(0)
+    nxt = -np.ones(n, int)
+    prv = -np.ones(n, int)
+    for i in range(n):
+        j = int(bs[i])
+        if j < n and bp[j] == i:
+            nxt[i], prv[j] = j, i
+    frags, seen = [], np.zeros(n, bool)
+    for h in range(n):
+        if prv[h] < 0:
+            f = [h]
+            seen[h] = True
+            while nxt[f[-1]] >= 0 and not seen[nxt[f[-1]]]:
+                f.append(int(nxt[f[-1]]))
+                seen[f[-1]] = True
+            frags.append(f)
+    for h in range(n):
+        if not seen[h]:
+            cyc = [h]
+            seen[h] = True
+            while not seen[nxt[cyc[-1]]]:
+                cyc.append(int(nxt[cyc[-1]]))
+                seen[cyc[-1]] = True
+            w = int(np.argmax([sub[cyc[t], cyc[(t + 1) % len(cyc)]] for t in range(len(cyc))]))
+            frags.append(cyc[w + 1:] + cyc[:w + 1])
+    return frags
+
+
+def order_row_ctx_exact(pb: "Problem", ids: list[int], U: np.ndarray, max_frags: int = 16):
+    """Exact order of one row's mutual-best fragments with position costs U[c, v] (the rows above and
+    below, page edges): Held-Karp over fragments, where a subset's fragments fix the next position.
+    Returns None when there are too many fragments."""
+    ids = list(ids)
+    L = len(ids)
+    frags = _row_fragments(pb, ids)
+    m = len(frags)
+    if m > max_frags:
+        return None
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    gid = [[ids[k] for k in f] for f in frags]
+    lens = np.array([len(f) for f in gid])
+    inner = np.array([Hc[f[:-1], f[1:]].sum() if len(f) > 1 else 0.0 for f in gid])
+    Uf = np.full((m, L + 1), 1e18)
+    for j, f in enumerate(gid):
+        for q in range(L - len(f) + 1):
+            Uf[j, q] = inner[j] + U[np.arange(q, q + len(f)), f].sum()
+    Hf = Hc[np.ix_([f[-1] for f in gid], [f[0] for f in gid])].copy()
+    np.fill_diagonal(Hf, 1e18)
+    N = 1 << m
+    idx = np.arange(N)
+    pos = np.zeros(N, np.int64)
+    for j in range(m):
+        pos += ((idx >> j) & 1) * lens[j]
+    dp = np.full((N, m), 1e18)
+    for j in range(m):
+        dp[1 << j, j] = Uf[j, 0]
+    layers = _layers(m)
+    for k in range(1, m):
+        S = layers[k]
+        D = dp[S]
+        M = D[:, 0:1] + Hf[0][None, :]
+        for i in range(1, m):
+            np.minimum(M, D[:, i:i + 1] + Hf[i][None, :], out=M)
+        M = M + Uf[:, np.minimum(pos[S], L)].T
+        for j in range(m):
+            free = (S >> j) & 1 == 0
+            dp[S[free] | (1 << j), j] = M[free, j]
+    full = N - 1
+    j = int(np.argmin(dp[full]))
+    rev = [j]
+    S = full
+    while True:
+        prev = S ^ (1 << j)
+        if prev == 0:
+            break
+        i = int(np.argmin(dp[prev] + Hf[:, j]))
+        rev.append(i)
+        S, j = prev, i
+    return [v for k in rev[::-1] for v in gid[k]]
+
+
+def polish_rows_exact(pb: "Problem", g: np.ndarray, sweeps: int = 2) -> np.ndarray:
+    """Re-order every row exactly (over its mutual-best fragments) given the rows above and below;
+    keeps a row's new order only if the full 2-D cost drops."""
+    G = np.array(g)
+    R, L = G.shape
+    Vc = np.where(np.isfinite(pb.V), pb.V, 1e9)
+    cur = grid_cost(pb, G)
+    for _ in range(sweeps):
+        improved = False
+        for r in range(R):
+            U = np.zeros((L, pb.H.shape[0]))
+            U += Vc[G[r - 1]] if r > 0 else pb.top_pen[None, :]
+            U += Vc[:, G[r + 1]].T if r < R - 1 else pb.bottom_pen[None, :]
+            U[0] += pb.start_pen
+            U[-1] += pb.end_pen
+            new = order_row_ctx_exact(pb, list(G[r]), U)
+            if new is None:
+                continue
+            G2 = G.copy()
+            G2[r] = new
+            c2 = grid_cost(pb, G2)
+            if c2 < cur - 1e-9:
+                G, cur, improved = G2, c2, True
+        if not improved:
+            break
+    return G
+
+
+def adjacent_swap_best(pb: "Problem", G: np.ndarray):
+    """Exact best exchange of the same columns s..e between rows a and a+1:
+    returns (delta, a, s, e) (delta >= 0 when nothing helps)."""
+    R, C = G.shape
+    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    Vc = np.where(np.isfinite(pb.V), pb.V, 1e9)
+    best = (0.0, 0, 0, 0)
+    for a in range(R - 1):
+        x, y = G[a], G[a + 1]
+        old = Vc[x, y].copy()
+        new = Vc[y, x].copy()
+        if a > 0:
+            up = G[a - 1]
+            old += Vc[up, x]
+            new += Vc[up, y]
+        else:
+            old += pb.top_pen[x]
+            new += pb.top_pen[y]
+        if a + 2 < R:
+            dn = G[a + 2]
+            old += Vc[y, dn]
+            new += Vc[x, dn]
+        else:
+            old += pb.bottom_pen[y]
+            new += pb.bottom_pen[x]
+        cum = np.concatenate([[0.0], np.cumsum(new - old)])
+        HL = np.zeros(C)
+        HL[1:] = (Hc[x[:-1], y[1:]] + Hc[y[:-1], x[1:]]) - (Hc[x[:-1], x[1:]] + Hc[y[:-1], y[1:]])
+        HR = np.zeros(C)
+        HR[:-1] = (Hc[y[:-1], x[1:]] + Hc[x[:-1], y[1:]]) - (Hc[x[:-1], x[1:]] + Hc[y[:-1], y[1:]])
+        D = cum[None, 1:] - cum[:-1, None] + HL[:, None] + HR[None, :]  # D[s, e]
+        D = np.where(np.triu(np.ones((C, C), bool)), D, np.inf)
+        k = int(np.argmin(D))
+        if D.flat[k] < best[0]:
+            best = (float(D.flat[k]), a, k // C, k % C)
+    return best

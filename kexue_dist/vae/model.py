@@ -2,7 +2,8 @@
 
 q(z|x) = N(mu(x), diag sigma^2(x)) from an LSTM encoder's last state; the decoder LSTM sees z
 concatenated to every input embedding and starts from a linear map of z. The posterior head is its own
-module so that the BN variants (shared/docs/vae.md) slot in without touching the rest.
+module (kexue_dist/vae/posterior.py: vanilla, free bits, the BN-VAE paper's fixed gamma, Su's tau
+scheme) and always returns (mu, logvar); the KL is computed here from those normalised statistics.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from kexue_dist.errors import UserError
+from kexue_dist.vae.posterior import POSTERIORS, build_posterior, kl_floor, kl_objective
 
 PAD, BOS, EOS = 0, 1, 2
 
@@ -24,9 +26,14 @@ class TextVAEConfig:
     emb: int = 256
     hidden: int = 256
     latent: int = 32
-    posterior: Literal["gaussian"] = "gaussian"
+    # vanilla | free_bits | bn_fixed_gamma | bn_su_tau (Su's scheme, the default; see posterior.py)
+    posterior: Literal["vanilla", "free_bits", "bn_fixed_gamma", "bn_su_tau"] = "bn_su_tau"
     kl_warmup_steps: int = 1000  # beta rises linearly 0 -> 1 (vanilla VAE's usual fix; see vae.md)
     dropout: float = 0.0
+    free_bits: float = 0.5  # free_bits: per-dimension KL target lambda (nats)
+    gamma: float = 0.6  # bn_fixed_gamma: the fixed BN scale on mu (KL floor d*gamma^2/2)
+    tau: float = 0.5  # bn_su_tau: in (0, 1); gamma_mu^2 >= tau (KL floor d*tau/2)
+    iw_samples: int = 10  # k for the importance-weighted NLL on the validation split (He et al.: 500)
 
     def validate(self, where: str) -> None:
         for name in ("emb", "hidden", "latent"):
@@ -36,23 +43,26 @@ class TextVAEConfig:
             raise UserError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
         if self.kl_warmup_steps < 0:
             raise UserError(f"{where}.kl_warmup_steps: must be >= 0, got {self.kl_warmup_steps}")
+        if self.posterior not in POSTERIORS:
+            raise UserError(f"{where}.posterior: must be one of {', '.join(POSTERIORS)}; got {self.posterior!r}")
+        if not self.free_bits >= 0:
+            raise UserError(f"{where}.free_bits: must be >= 0 nats, got {self.free_bits}")
+        if not self.gamma > 0:
+            raise UserError(f"{where}.gamma: must be > 0, got {self.gamma}")
+        if not 0 < self.tau < 1:
+            raise UserError(f"{where}.tau: must be in (0, 1), got {self.tau}")
+        if self.iw_samples < 1:
+            raise UserError(f"{where}.iw_samples: must be >= 1, got {self.iw_samples}")
+
+
+def gaussian_kl_dims(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, e^logvar) || N(0, I)) per example and dimension: 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, e^logvar) || N(0, I)) per example: 1/2 sum_j (mu^2 + sigma^2 - log sigma^2 - 1)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(-1)
-
-
-class GaussianPosterior(nn.Module):
-    """Plain diagonal Gaussian head: returns (mu, logvar)."""
-
-    def __init__(self, hidden: int, latent: int):
-        super().__init__()
-        self.mu = nn.Linear(hidden, latent)
-        self.logvar = nn.Linear(hidden, latent)
-
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.mu(h), self.logvar(h)
+    return gaussian_kl_dims(mu, logvar).sum(-1)
 
 
 class TextVAE(nn.Module):
@@ -61,7 +71,7 @@ class TextVAE(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(vocab_size, cfg.emb, padding_idx=PAD)
         self.encoder = nn.LSTM(cfg.emb, cfg.hidden, batch_first=True)
-        self.posterior = GaussianPosterior(cfg.hidden, cfg.latent)
+        self.posterior = build_posterior(cfg)
         self.z_to_state = nn.Linear(cfg.latent, cfg.hidden)
         self.decoder = nn.LSTM(cfg.emb + cfg.latent, cfg.hidden, batch_first=True)
         self.drop = nn.Dropout(cfg.dropout)
@@ -81,14 +91,44 @@ class TextVAE(nn.Module):
         h, _ = self.decoder(emb, (torch.tanh(c0), c0))
         return self.out(self.drop(h))
 
-    def forward(self, tokens, lengths, inputs, targets):
-        """Per-sentence reconstruction NLL (nats, summed over tokens incl. EOS) and KL."""
-        mu, logvar = self.encode(tokens, lengths)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    @staticmethod
+    def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+    def reconstruction(self, inputs: torch.Tensor, targets: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """-log p(x|z) per sentence (nats, summed over tokens incl. EOS)."""
         logits = self.decode_logits(inputs, z)
         nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=PAD, reduction="none")
-        rec = nll.view_as(targets).sum(1)
-        return rec, gaussian_kl(mu.float(), logvar.float())
+        return nll.view_as(targets).sum(1)
+
+    def forward(self, tokens, lengths, inputs, targets, per_dim: bool = False):
+        """Per-sentence reconstruction NLL (nats, summed over tokens incl. EOS) and KL: (B,), or (B, d)
+        per latent dimension with ``per_dim`` (what :meth:`kl_objective` wants)."""
+        mu, logvar = self.encode(tokens, lengths)
+        rec = self.reconstruction(inputs, targets, self.sample_z(mu, logvar))
+        kl = gaussian_kl_dims(mu.float(), logvar.float())
+        return rec, (kl if per_dim else kl.sum(-1))
+
+    def kl_objective(self, kl_dims: torch.Tensor) -> torch.Tensor:
+        """The loss's KL term (batch mean) for the configured posterior; free bits clamps per dimension."""
+        return kl_objective(kl_dims, self.cfg.posterior, self.cfg.free_bits)
+
+    @property
+    def kl_floor(self) -> float:
+        return kl_floor(self.cfg)
+
+    @torch.no_grad()
+    def iw_terms(self, tokens, lengths, inputs, targets, k: int):
+        """k posterior samples per sentence for the importance-weighted NLL: returns mu, logvar (B, d),
+        z (k, B, d) and log p(x|z) (k, B). One decoder pass per sample keeps memory at a forward's."""
+        mu, logvar = self.encode(tokens, lengths)
+        mu, logvar = mu.float(), logvar.float()
+        zs, log_px = [], []
+        for _ in range(k):
+            z = self.sample_z(mu, logvar)
+            zs.append(z)
+            log_px.append(-self.reconstruction(inputs, targets, z))
+        return mu, logvar, torch.stack(zs), torch.stack(log_px)
 
     @torch.no_grad()
     def greedy(self, z: torch.Tensor, max_len: int) -> list[list[int]]:

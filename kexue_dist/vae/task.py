@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import math
+import contextlib
 
 import numpy as np
 import torch
 
 from kexue_dist.data.text import TextSpec, build_text_dataset, load_manifest, split_paths
 from kexue_dist.engine.task import Task
-from kexue_dist.vae.model import BOS, EOS, PAD, TextVAE, TextVAEConfig
+from kexue_dist.vae.metrics import active_units, gather_vector, iw_nll, mutual_information, perplexity, vector_sums
+from kexue_dist.vae.model import BOS, EOS, PAD, TextVAE, TextVAEConfig, gaussian_kl
+from kexue_dist.vae.posterior import kl_floor
 
 
 def pad_batch(ids: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
@@ -54,19 +56,40 @@ class TextVAETask(Task):
         return 1.0 if warm == 0 else min(1.0, step / warm)
 
     def loss(self, engines, batch, step):
-        rec, kl = engines["vae"](batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"])
+        rec, kl_dims = engines["vae"](batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"], per_dim=True)
         beta = self.beta(step)
-        loss = (rec + beta * kl).mean()
-        return {"loss": loss, "rec": rec.mean(), "kl": kl.mean(), "beta": torch.tensor(beta)}
+        kl_term = engines["vae"].module.kl_objective(kl_dims)  # = batch-mean KL except for free bits
+        loss = rec.mean() + beta * kl_term
+        return {"loss": loss, "rec": rec.mean(), "kl": kl_dims.sum(-1).mean(), "kl_term": kl_term.detach(),
+                "beta": torch.tensor(beta)}
+
+    def _autocast(self, device: torch.device):
+        """Eval calls the module directly (several decoder passes), so mirror the engine's bf16 autocast."""
+        if device.type == "cuda" and self.cfg.engine.precision in ("auto", "bf16"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     @torch.no_grad()
     def eval_sums(self, engines, batch):
-        rec, kl = engines["vae"](batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"])
+        """Per batch: k = model.iw_samples posterior samples per sentence give the importance-weighted
+        NLL; the first one also gives the single-sample ELBO's reconstruction term (the KL is analytic).
+        MI is estimated against the mixture of this batch's posteriors (weighted by batch size when
+        summed); active units come from per-dimension sums of mu and mu^2 (exact across batches)."""
+        model: TextVAE = engines["vae"].module
+        with self._autocast(batch["inputs"].device):
+            mu, logvar, z, log_px = model.iw_terms(batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"],
+                                                   self.model_cfg.iw_samples)
+        n = mu.size(0)
+        kl = gaussian_kl(mu, logvar)
         return {
-            "rec": rec.sum(),
+            "rec": -log_px[0].sum(),
             "kl": kl.sum(),
+            "nll_iw": iw_nll(log_px, z, mu, logvar).sum(),
+            "mi": mutual_information(mu, logvar, z) * n,
             "tokens": (batch["targets"] != PAD).sum(),
-            "count": torch.tensor(float(rec.numel())),
+            "count": torch.tensor(float(n)),
+            **vector_sums("mu_sum", mu),
+            **vector_sums("mu_sq_sum", mu.pow(2)),
         }
 
     def eval_metrics(self, totals):
@@ -75,13 +98,27 @@ class TextVAETask(Task):
         return {
             "rec": totals["rec"] / n,
             "kl": totals["kl"] / n,
-            "nll_elbo": elbo,  # an upper bound on NLL (importance-weighted NLL arrives with the BN-VAE issue)
-            "ppl_elbo": math.exp(min(50.0, elbo * n / tokens)),
+            "nll_elbo": elbo,  # an upper bound on NLL
+            "ppl_elbo": perplexity(elbo * n, tokens),
+            "nll_iw": totals["nll_iw"] / n,  # tighter bound: importance-weighted with iw_k samples
+            "ppl_iw": perplexity(totals["nll_iw"], tokens),
+            "iw_k": float(self.model_cfg.iw_samples),
+            "mi": totals["mi"] / n,  # per-batch mixture estimate, at most log(batch size)
+            "au": float(active_units(gather_vector(totals, "mu_sum"), gather_vector(totals, "mu_sq_sum"), n)),
+            "kl_floor": kl_floor(self.model_cfg),  # what the variant guarantees in train mode
         }
 
     @torch.no_grad()
     def samples(self, engines, batch):
         model: TextVAE = engines["vae"].module
+        was_training = model.training
+        model.eval()  # BN heads: use running statistics, and never update them from validation data
+        try:
+            return self._samples(model, batch)
+        finally:
+            model.train(was_training)
+
+    def _samples(self, model: TextVAE, batch):
         vocab = self.data_meta["vocab"]
         text = lambda ids: " ".join(vocab[i] for i in ids)  # noqa: E731
         mu, _ = model.encode(batch["tokens"], batch["lengths"])

@@ -1,0 +1,158 @@
+"""Ray Tune sweeps over engine runs, with ASHA early stopping and resume after an interruption.
+
+A sweep YAML (configs/sweep_*.yaml) names a training preset, the parameters to vary (each a dotted
+config key, its values, and fixed settings that go with it) and the metric ASHA compares. Every trial
+is a Tune function trial that fits a ``TorchTrainer`` through the engine, with Ray Train's
+``TuneReportCallback`` forwarding each checkpoint report to Tune (the Train V2 form of Tune-over-Train),
+so each trial gets its own W&B run and DeepSpeed checkpoints, and a restarted trial continues from its
+own latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kexue_dist.config import from_dict, load_yaml, parse_overrides, resolve_preset
+from kexue_dist.errors import UserError
+
+
+@dataclass
+class SweepParam:
+    name: str  # short name in the results ("tau")
+    key: str  # dotted config key ("model.tau")
+    values: list[Any] = field(default_factory=list)
+    fixed: dict[str, Any] = field(default_factory=dict)  # dotted key -> value, set with every value
+
+    def validate(self, where: str) -> None:
+        if not self.values:
+            raise UserError(f"{where}.values: needs at least one value")
+
+
+@dataclass
+class SweepConfig:
+    name: str = "sweep"
+    base: str = "vae"  # training preset (or YAML path)
+    overrides: list[str] = field(default_factory=list)  # `--set` style, applied to every trial
+    params: list[SweepParam] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    metric: str = "valid/nll_elbo"
+    mode: Literal["min", "max"] = "min"
+    grace_period: int = 1  # ASHA: reports before a trial may be stopped
+    reduction_factor: int = 2
+    max_concurrent: int = 1
+    trial_cpus: float = 0.5  # the trial's driver; its Train workers take scaling.cpus_per_worker each
+    report: dict[str, str] = field(default_factory=dict)  # results column -> metric name
+
+    def validate(self, where: str) -> None:
+        if not self.params:
+            raise UserError("params: a sweep needs at least one parameter")
+        if self.reduction_factor < 2:
+            raise UserError(f"reduction_factor: must be >= 2, got {self.reduction_factor}")
+
+
+def load_sweep(preset: str, overrides: list[str] = ()) -> SweepConfig:
+    from kexue_dist.config import deep_merge
+
+    raw = deep_merge(load_yaml(resolve_preset(preset)), parse_overrides(list(overrides)))
+    return from_dict(SweepConfig, raw)
+
+
+def trial_overrides(sweep: SweepConfig) -> list[dict]:
+    """One entry per trial: {"param", "value", "seed", "overrides": [...]}, in a stable order."""
+    trials = []
+    for param in sweep.params:
+        for value in param.values:
+            for seed in sweep.seeds:
+                sets = [f"{k}={json.dumps(v)}" for k, v in param.fixed.items()]
+                sets += [f"{param.key}={json.dumps(value)}", f"engine.seed={seed}"]
+                trials.append({"param": param.name, "value": value, "seed": seed, "overrides": sweep.overrides + sets})
+    return trials
+
+
+def validate_trials(sweep: SweepConfig, out_dir: Path) -> list[dict]:
+    """Build every trial's TrainConfig now, so a bad value fails (exit 2) before Ray starts."""
+    from kexue_dist.engine.config import load_train_config
+
+    trials = trial_overrides(sweep)
+    for trial in trials:
+        cfg = load_train_config(sweep.base, trial["overrides"])
+        if sweep.metric.split("/")[0] not in ("valid", "train"):
+            raise UserError(f"metric: expected a train/... or valid/... metric, got {sweep.metric!r}")
+        trial["config"] = asdict(cfg)
+        trial["config"]["run"]["out_dir"] = str(out_dir / "runs")
+        trial["config"]["engine"]["checkpoint_every"] = cfg.engine.eval_every  # ASHA sees each eval
+    return trials
+
+
+def trial_name(trial: dict) -> str:
+    return f"{trial['param']}={trial['value']}-seed{trial['seed']}"
+
+
+def _trial(config: dict, trials: dict) -> None:
+    """One Tune trial = one engine fit; each checkpoint report reaches Tune via TuneReportCallback.
+    A restarted trial (after an interruption) continues its own run from its latest checkpoint."""
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from kexue_dist.engine.config import build_train_config
+    from kexue_dist.engine.trainer import fit
+
+    cfg = build_train_config(trials[config["trial"]]["config"])
+    cfg.run.name = config["trial"]
+    fit(cfg, callbacks=[TuneReportCallback()], continue_existing=True)
+
+
+def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[dict]:
+    """Run (or resume) the sweep; returns one row per trial and writes OUT/<name>.json."""
+    out_dir = Path(out_dir).resolve()
+    trials = validate_trials(sweep, out_dir)
+    experiment = out_dir / "tune" / sweep.name
+    if resume and not experiment.is_dir():
+        raise UserError(f"--resume: no sweep at {experiment} to resume")
+    if not resume and experiment.exists():
+        raise UserError(f"{experiment} exists: pass --resume to continue it, or choose another --out")
+
+    from kexue_dist.cluster import ensure_ray
+
+    ensure_ray()
+    import ray.tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    by_name = {trial_name(t): t for t in trials}
+    trainable = ray.tune.with_resources(ray.tune.with_parameters(_trial, trials=by_name), {"cpu": sweep.trial_cpus})
+    if resume:
+        tuner = ray.tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, restart_errored=True)
+    else:
+        max_t = max(1, max(t["config"]["engine"]["steps"] // t["config"]["engine"]["eval_every"] for t in trials))
+        tuner = ray.tune.Tuner(
+            trainable,
+            param_space={"trial": ray.tune.grid_search(list(by_name))},
+            tune_config=ray.tune.TuneConfig(
+                metric=sweep.metric,
+                mode=sweep.mode,
+                scheduler=ASHAScheduler(max_t=max_t, grace_period=sweep.grace_period, reduction_factor=sweep.reduction_factor),
+                max_concurrent_trials=sweep.max_concurrent,
+            ),
+            run_config=ray.tune.RunConfig(name=sweep.name, storage_path=str(out_dir / "tune"), verbose=1),
+        )
+    start = time.perf_counter()
+    grid = tuner.fit()
+    rows = []
+    for result in grid:
+        trial = by_name[result.config["trial"]]
+        metrics = result.metrics or {}
+        max_steps = trial["config"]["engine"]["steps"]
+        row = {"param": trial["param"], "value": trial["value"], "seed": trial["seed"]}
+        row.update({col: metrics.get(name) for col, name in (sweep.report or {sweep.metric: sweep.metric}).items()})
+        row["steps"] = metrics.get("step")
+        row["stopped_early"] = bool(metrics.get("step") and metrics["step"] < max_steps)
+        row["error"] = str(result.error).splitlines()[0] if result.error else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["param"], r["value"], r["seed"]))
+    summary = {"sweep": asdict(sweep), "seconds": time.perf_counter() - start, "trials": rows}
+    (out_dir / f"{sweep.name}.json").write_text(json.dumps(rows, indent=1))
+    (out_dir / f"{sweep.name}.summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return rows
