@@ -22,7 +22,9 @@ def test_demo_quick_writes_report(tmp_path):
     for needle in ("Text VAE", "plots/vae_kl.png", "attachment5", "shred/attachment3/restored.png", "Timings"):
         assert needle in report
     assert (out / "plots" / "vae_loss.png").stat().st_size > 5000
-    assert list((out / "vae" / "text-vae" / "wandb").glob("offline-run-*"))
+    assert "plots/vae_mi.png" in report and "bn_su_tau" in report
+    for variant in ("vanilla", "bn_su_tau"):
+        assert list((out / "vae" / variant / "wandb").glob("offline-run-*"))
 
 
 def test_demo_bad_section_exits_2(tmp_path):

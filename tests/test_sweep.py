@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kexue_dist.errors import UserError
-from kexue_dist.tune.sweep import load_sweep, trial_overrides, validate_trials
+from kexue_dist.tune.sweep import load_sweep, trial_overrides, unfinished_trials, validate_trials
 
 
 def test_trials_expand_and_validate_before_ray(tmp_path):
@@ -29,27 +29,37 @@ def sweep_cmd(out, *extra):
 
 
 def finished_trials(out: Path) -> int:
-    """Trials whose Tune result log holds all 3 reports (30 steps, eval every 10)."""
-    done = 0
-    for log in out.glob("tune/sweep_smoke/*/result.json"):
-        if len(log.read_text().splitlines()) >= 3:
-            done += 1
-    return done
+    """Trials Tune has saved as ended (what --resume will read)."""
+    experiment = out / "tune" / "sweep_smoke"
+    return 3 - unfinished_trials(experiment, 3) if experiment.is_dir() else 0
+
+
+def reports(out: Path, index: int) -> list[int]:
+    """Line counts of the Tune result logs of trial ``index`` (one entry per trial directory)."""
+    return [len(p.read_text().splitlines()) for p in out.glob(f"tune/sweep_smoke/_trial_*_{index:05d}_*/result.json")]
 
 
 def test_sweep_interrupt_then_resume(tmp_path):
     out = tmp_path / "sweep"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)
-    first = subprocess.Popen(sweep_cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 400
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(sweep_cmd(out), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 600
     while finished_trials(out) < 1 and first.poll() is None and time.time() < deadline:
         time.sleep(1)
-    assert first.poll() is None, "the sweep ended before it could be interrupted"
-    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C: Tune saves its state and exits
-    first.wait(120)
-    assert not (out / "sweep_smoke.json").exists()
+    assert first.poll() is None and finished_trials(out) >= 1, (tmp_path / "first.log").read_text()[-3000:]
+    os.kill(first.pid, signal.SIGINT)  # Ctrl-C on the driver: Tune saves its state and exits
+    try:
+        first.wait(120)
+    finally:
+        try:
+            os.killpg(first.pid, signal.SIGKILL)  # whatever of that local Ray is left
+        except ProcessLookupError:
+            pass
+    assert first.returncode == 130 and not (out / "sweep_smoke.json").exists()
     finished_at = (out / "runs" / "latent=2-seed0" / "summary.json").stat().st_mtime_ns
+    assert reports(out, 0) == [3]
 
     proc = subprocess.run(sweep_cmd(out, "--resume"), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -60,3 +70,4 @@ def test_sweep_interrupt_then_resume(tmp_path):
     assert any(r["stopped_early"] for r in rows), rows
     # the finished trial was not run again
     assert (out / "runs" / "latent=2-seed0" / "summary.json").stat().st_mtime_ns == finished_at
+    assert reports(out, 0) == [3]

@@ -63,6 +63,21 @@ def check_resume(path: str | None) -> None:
         raise UserError(f"--resume {path}: not an engine checkpoint (no engine_state.json)")
 
 
+MATERIALIZE_BELOW_BYTES = 256 * 2**20
+
+
+def should_materialize(splits: dict[str, str], reserved_cpus: float, available_cpus: float) -> bool:
+    """Read small corpora into the object store before the workers start; stream big ones lazily.
+
+    The workers stream their shards (``get_dataset_shard``) either way. Lazy reads need a free CPU
+    while training runs: when the workers (plus a Tune trial's driver, or an ASHA-stopped trial whose
+    actors are still being torn down) hold every CPU, Ray Data cannot schedule one read task and the fit
+    waits forever (num_cpus=0 reads hung the same way in Ray 2.60). Reading first waits only until CPUs
+    free up, and costs little below a few hundred MB."""
+    size = sum(os.path.getsize(path) for split, path in splits.items() if split in ("train", "valid"))
+    return size < MATERIALIZE_BELOW_BYTES or available_cpus - reserved_cpus < 1
+
+
 def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True, callbacks: list = (),
         continue_existing: bool = False) -> FitResult:
     """Train ``cfg`` through Ray Train + DeepSpeed and return rank 0's history.
@@ -93,11 +108,7 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True, cal
     if quiet_ray:
         ray.data.DataContext.get_current().enable_progress_bars = False
     datasets = {split: ray.data.read_parquet(path) for split, path in splits.items() if split in ("train", "valid")}
-    reserved = cfg.scaling.workers * cfg.scaling.cpus()
-    if ray.cluster_resources().get("CPU", 0) - reserved < 1:
-        # The workers hold every CPU, so Ray Data could not schedule a single read task and the
-        # fit would wait forever. Read once up front into the object store; the workers still
-        # stream their shards from there (num_cpus=0 reads hung the same way in Ray 2.60).
+    if should_materialize(splits, cfg.scaling.workers * cfg.scaling.cpus(), ray.available_resources().get("CPU", 0)):
         datasets = {split: ds.materialize() for split, ds in datasets.items()}
     resources = {"CPU": cfg.scaling.cpus()}
     if cfg.scaling.gpu:

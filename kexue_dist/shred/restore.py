@@ -186,8 +186,12 @@ def restore_pieces(pieces: dict[str, np.ndarray], layout: str | None = None, sol
         if solver == "fast":
             cands = cands[:1]
         ts = time.time()
-        _, g, _ = search.run_search(pb, cands, workers=workers, progress=progress, use_ray=use_ray)
+        timing: dict = {}
+        _, g, _ = search.run_search(pb, cands, workers=workers, progress=progress, use_ray=use_ray,
+                                    timing=timing)
         search_s = time.time() - ts
+        if solver == "default" and lay.rows > 1:
+            g = solvers.final_polish(pb, g)
         if cells:
             g = _enforce_cells(g, cells, O)
     if O == 2 and solver != "baseline":
@@ -203,6 +207,9 @@ def restore_pieces(pieces: dict[str, np.ndarray], layout: str | None = None, sol
     result["solver"] = solver
     if solver != "baseline":
         result["search_seconds"] = round(search_s, 3)
+        result["ray_start_seconds"] = timing.get("ray_start_seconds", 0.0)
+        result["parallel_seconds"] = timing.get("parallel_seconds", search_s)
+        result["alternatives"] = len(cands)
     result["seconds"] = round(time.time() - t0, 3)
     return result
 

@@ -43,9 +43,19 @@ def solve_one(pb: solvers.Problem, cand: dict):
 
 
 def run_search(pb: solvers.Problem, cands: list[dict], workers: int | None = None, progress: bool = True,
-               use_ray: bool = True):
-    """Solve every candidate, return (best_cost, best_grid, all_results)."""
+               use_ray: bool = True, timing: dict | None = None):
+    """Solve every candidate, return (best_cost, best_grid, all_results).
+
+    timing (optional dict) receives "ray_start_seconds" (connecting/starting Ray) and
+    "parallel_seconds" (shipping the problem, running the tasks, collecting: the part that scales
+    with workers)."""
+    import time
+
     from tqdm import tqdm
+
+    timing = {} if timing is None else timing
+    t0 = time.time()
+    timing["ray_start_seconds"] = 0.0
 
     results = []
     if not use_ray:
@@ -55,6 +65,8 @@ def run_search(pb: solvers.Problem, cands: list[dict], workers: int | None = Non
         from kexue_dist.cluster import cluster_cpus, ensure_ray
 
         ray = ensure_ray(num_cpus=workers, include_dashboard=False)  # no Train/Tune here: skip its start-up
+        timing["ray_start_seconds"] = round(time.time() - t0, 3)
+        t0 = time.time()
         nworkers = workers or cluster_cpus()
         ntasks = max(1, min(len(cands), nworkers))
         batches = [cands[i::ntasks] for i in range(ntasks)]
@@ -69,6 +81,8 @@ def run_search(pb: solvers.Problem, cands: list[dict], workers: int | None = Non
                     part = ray.get(d)
                     results.extend(part)
                     bar.update(len(part))
+    timing["parallel_seconds"] = round(time.time() - t0, 3)
+    timing["tasks"] = len(cands)
     results.sort(key=lambda t: t[0])
     best = results[0]
     return best[0], best[1], results

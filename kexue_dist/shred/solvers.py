@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from kexue_dist.shred import costs as K
 
 HK_MAX = 19  # exact Held-Karp up to this many free nodes (2^19 x 19 states)
+EXACT_RATIO = 2.0  # exact row re-ordering contracts only seams whose rival costs this much more
 TB_WEIGHT = 0.15  # page top/bottom margin evidence per piece, relative to a seam: text may run to the edge
 
 _LAYERS: dict[int, list[np.ndarray]] = {}
@@ -488,6 +489,10 @@ def solve_partition(pb: Problem, rows: list[list[int]], do_refine: bool = True, 
         new = [list(r) if set(r) == b else order_row(pb, list(r), nstarts)[0] for r, b in zip(g, before)]
         g = np.array(stack_rows(pb, new, pb.kind))
         g = refine(pb, g)
+        # the same 2-D block refinement as the text pipeline
+        g = refine_blocks(pb, g)
+        g = polish_rows_exact(pb, g)
+        g = refine_blocks(pb, g)
     return g, grid_cost(pb, g)
 
 
@@ -935,7 +940,9 @@ def exchange_rows(pb: "Problem", rows: list[list[int]], rounds: int = 50) -> lis
 
 def solve_lines(pb: "Problem", cand: dict):
     """One alternative of the grid search: line-feature row grouping (initialised as `cand` says),
-    seam-based re-partition of rows whose lines coincide, block moves, stacking and refinement."""
+    seam-based re-partition of rows whose lines coincide, two-sided face agreement within rows,
+    block moves, stacking, then refinement on the full 2-D cost (segment exchanges between rows,
+    exact adjacent-row swaps, two-sided run turn-overs, exact row re-ordering in context)."""
     T0 = line_init(pb, cand.get("init", "margin"), cand.get("seed", 0))
     rows, T = balanced_rows_lines(pb, T0)
     # rows whose line templates coincide (same phase modulo the line pitch) cannot be told apart by
@@ -982,7 +989,7 @@ def solve_lines(pb: "Problem", cand: dict):
         else:
             g = polish_rows(pb, g)
         g = refine_blocks(pb, g, restack=restack)
-        g = polish_rows_exact(pb, g)
+        g = polish_rows_exact(pb, g, min_ratio=EXACT_RATIO, max_frags=15)
         g = refine_blocks(pb, g, restack=restack)
     return g, grid_cost(pb, g)
 
@@ -1280,128 +1287,6 @@ def _flip_clusters(pb, Hc, v, rounds: int = 6):
     return v
 
 
-def face_parity(pb: "Problem", min_ratio: float = 1.25) -> np.ndarray:
-    """Two-sided: which face of each piece is in front, from the whole page's mutual-best seams.
-
-    A mutual-best left-right (or top-bottom) seam between oriented pieces v, j fixes the pieces'
-    relative faces; links are merged most confident first (second-best / best ratio) in a parity
-    union-find, conflicts are skipped. Returns o (n,) with the front face of each piece in the
-    largest consistent component and -1 elsewhere (undecided here)."""
-    n = pb.n
-    links = []
-    for M in (pb.H, pb.V):
-        C = np.where(np.isfinite(M), M, np.inf)
-        bb = K.best_buddies(C)
-        srt_r = np.sort(C, axis=1)
-        srt_c = np.sort(C, axis=0)
-        for i, j in zip(*np.nonzero(bb)):
-            best = C[i, j]
-            second = min(srt_r[i, 1], srt_c[1, j])
-            ratio = (second + 1e-6) / (best + 1e-6)
-            if ratio >= min_ratio and i // 2 != j // 2:
-                links.append((-ratio, int(i), int(j)))
-    links.sort()
-    parent = list(range(n))
-    par = [0] * n  # parity to parent
-
-    def find(x):
-        p = 0
-        while parent[x] != x:
-            p ^= par[x]
-            x = parent[x]
-        return x, p
-    for _, i, j in links:
-        a, pa = find(i // 2)
-        b, pb_ = find(j // 2)
-        rel = (i % 2) ^ (j % 2)  # face(i//2) xor face(j//2) must equal rel
-        if a == b:
-            continue
-        parent[b] = a
-        par[b] = pa ^ pb_ ^ rel
-    roots = [find(p) for p in range(n)]
-    sizes = np.bincount([r for r, _ in roots], minlength=n)
-    big = int(np.argmax(sizes))
-    o = -np.ones(n, int)
-    for p, (r, x) in enumerate(roots):
-        if r == big:
-            o[p] = x
-    return o
-
-
-def face_sync(pb: "Problem", min_ratio: float = 1.05):
-    """Two-sided: front face of every piece by signed spectral synchronisation of the mutual-best
-    seams (left-right and top-bottom): a link between oriented pieces v, j says "faces equal" or
-    "faces differ", weighted by log(second-best / best). Robust to a few wrong links (a spanning tree
-    is not). Returns (o, strength): o (n,) in {0, 1} up to one global flip, strength (n,) >= 0
-    (0 = no evidence)."""
-    n = pb.n
-    S = np.zeros((n, n))
-    for M in (pb.H, pb.V):
-        C = np.where(np.isfinite(M), M, np.inf)
-        bb = K.best_buddies(C)
-        srt_r = np.sort(C, axis=1)
-        srt_c = np.sort(C, axis=0)
-        ii, jj = np.nonzero(bb)
-        for i, j in zip(ii, jj):
-            if i // 2 == j // 2:
-                continue
-            second = min(srt_r[i, 1], srt_c[1, j])
-            ratio = (second + 1e-6) / (C[i, j] + 1e-6)
-            if ratio < min_ratio:
-                continue
-            w = float(np.log(ratio))
-            sgn = 1.0 if (i % 2) == (j % 2) else -1.0
-            S[i // 2, j // 2] += sgn * w
-            S[j // 2, i // 2] += sgn * w
-    vals, vecs = np.linalg.eigh(S)
-    x = vecs[:, -1]
-    # a few rounds of majority polishing on the signed graph
-    s = np.where(x >= 0, 1.0, -1.0)
-    for _ in range(10):
-        f = S @ s
-        s2 = np.where(f > 0, 1.0, np.where(f < 0, -1.0, s))
-        if np.array_equal(s2, s):
-            break
-        s = s2
-    strength = np.abs(S @ s)
-    return (s < 0).astype(int), strength
-
-
-def _row_sync(pb: "Problem", v: np.ndarray) -> np.ndarray:
-    """Faces within one row by signed synchronisation over all pairs: for pieces p, q the cheapest
-    seam with equal faces vs with different faces, weighted towards each piece's best seams."""
-    Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
-    p = np.asarray(v) // 2
-    a, b = 2 * p, 2 * p + 1
-    same = np.minimum.reduce([Hc[np.ix_(a, a)], Hc[np.ix_(a, a)].T, Hc[np.ix_(b, b)], Hc[np.ix_(b, b)].T])
-    diff = np.minimum.reduce([Hc[np.ix_(a, b)], Hc[np.ix_(a, b)].T, Hc[np.ix_(b, a)], Hc[np.ix_(b, a)].T])
-    best = np.minimum(same, diff)
-    np.fill_diagonal(best, np.inf)
-    n = len(p)
-    # only each piece's few best partners speak (a seam is local evidence)
-    k = min(3, n - 1)
-    thr = np.sort(best, axis=1)[:, k - 1:k]
-    mask = (best <= thr) | (best <= thr.T)
-    np.fill_diagonal(mask, False)
-    W = np.where(mask, np.log((np.maximum(same, diff) + 1e-6) / (best + 1e-6)), 0.0)
-    S = np.where(same <= diff, W, -W)
-    S = 0.5 * (S + S.T)
-    x = np.linalg.eigh(S)[1][:, -1]
-    s = np.where(x >= 0, 1.0, -1.0)
-    for _ in range(10):
-        f = S @ s
-        s2 = np.where(f > 0, 1.0, np.where(f < 0, -1.0, s))
-        if np.array_equal(s2, s):
-            break
-        s = s2
-    o = (s < 0).astype(int)
-    # keep the row's majority orientation as it was (the row's face is decided by stacking)
-    cur = np.asarray(v) % 2
-    if (o == cur).sum() * 2 < n:
-        o ^= 1
-    return 2 * p + o
-
-
 
 def flip_segments(pb: "Problem", G: np.ndarray, cur: float | None = None, rounds: int = 8):
     """Two-sided: turn over a run of pieces in a row (reverse it and show each piece's other face:
@@ -1446,40 +1331,10 @@ def polish_rows(pb: "Problem", g: np.ndarray, wv: float = 1.0) -> np.ndarray:
     return out if grid_cost(pb, out) < grid_cost(pb, g) else np.asarray(g)
 
 
-def repartition_pairs(pb: "Problem", g: np.ndarray, rounds: int = 2) -> np.ndarray:
-    """Re-deal the pieces of every pair of rows into two new rows (k-path cover on the left-right
-    seams, exact-ish ordering), place the two rows back in either order and keep the result if the
-    full 2-D cost drops: fixes rows whose lines sit at the same height and have swapped pieces in
-    more than one place."""
-    G = np.array(g)
-    R, C = G.shape
-    cur = grid_cost(pb, G)
-    for _ in range(rounds):
-        improved = False
-        for a in range(R):
-            for b in range(a + 1, R):
-                nodes = [int(v) for v in G[a]] + [int(v) for v in G[b]]
-                try:
-                    two = path_cover(pb, nodes, 2, C)
-                except Exception:  # pragma: no cover - degenerate covers
-                    continue
-                if len(two) != 2 or any(len(r) != C for r in two) or sorted(two[0] + two[1]) != sorted(nodes):
-                    continue
-                two = [order_row_fast(pb, r) for r in two]
-                for x, y in ((0, 1), (1, 0)):
-                    G2 = G.copy()
-                    G2[a], G2[b] = two[x], two[y]
-                    c2 = grid_cost(pb, G2)
-                    if c2 < cur - 1e-9:
-                        G, cur, improved = G2, c2, True
-                        break
-        if not improved:
-            break
-    return G
 
-
-def _row_fragments(pb: "Problem", ids: list[int]) -> list[list[int]]:
-    """Mutual-best left-right seams within a row contracted into fragments (indices into ids)."""
+def _row_fragments(pb: "Problem", ids: list[int], min_ratio: float = 1.0) -> list[list[int]]:
+    """Mutual-best left-right seams within a row contracted into fragments (indices into ids); with
+    min_ratio > 1 only seams whose second-best rival (either side) costs min_ratio times more."""
     n = len(ids)
     sub = pb.H[np.ix_(ids, ids)]
     sub = np.where(np.isfinite(sub), sub, 1e9)
@@ -1487,11 +1342,15 @@ def _row_fragments(pb: "Problem", ids: list[int]) -> list[list[int]]:
     A = _aug(sub, pb.start_pen[ids], pb.end_pen[ids])
     bs = A[:n, :].argmin(1)
     bp = A[:, :n].argmin(0)
+    sr = np.sort(A[:n, :], axis=1)[:, 1]
+    sc = np.sort(A[:, :n], axis=0)[1, :]
     nxt = -np.ones(n, int)
     prv = -np.ones(n, int)
     for i in range(n):
         j = int(bs[i])
         if j < n and bp[j] == i:
+            if min_ratio > 1.0 and min(sr[i], sc[j]) < min_ratio * A[i, j] + 1e-6:
+                continue
             nxt[i], prv[j] = j, i
     frags, seen = [], np.zeros(n, bool)
     for h in range(n):
@@ -1514,17 +1373,22 @@ def _row_fragments(pb: "Problem", ids: list[int]) -> list[list[int]]:
     return frags
 
 
-def order_row_ctx_exact(pb: "Problem", ids: list[int], U: np.ndarray, max_frags: int = 16):
+def order_row_ctx_exact(pb: "Problem", ids: list[int], U: np.ndarray, max_frags: int = 16,
+                        singles: bool = False, min_ratio: float = 1.0):
     """Exact order of one row's mutual-best fragments with position costs U[c, v] (the rows above and
     below, page edges): Held-Karp over fragments, where a subset's fragments fix the next position.
     Returns None when there are too many fragments."""
     ids = list(ids)
     L = len(ids)
-    frags = _row_fragments(pb, ids)
+    # short rows: exact over single pieces; long rows: over mutual-best fragments
+    singles = singles or L <= 12
+    frags = [[k] for k in range(L)] if singles else _row_fragments(pb, ids, min_ratio)
     m = len(frags)
-    if m > max_frags:
+    if m > max(max_frags, L if singles else 0):
         return None
     Hc = np.where(np.isfinite(pb.H), pb.H, 1e9)
+    if singles:
+        return _order_row_ctx_singles(Hc, ids, U)
     gid = [[ids[k] for k in f] for f in frags]
     lens = np.array([len(f) for f in gid])
     inner = np.array([Hc[f[:-1], f[1:]].sum() if len(f) > 1 else 0.0 for f in gid])
@@ -1567,7 +1431,45 @@ def order_row_ctx_exact(pb: "Problem", ids: list[int], U: np.ndarray, max_frags:
     return [v for k in rev[::-1] for v in gid[k]]
 
 
-def polish_rows_exact(pb: "Problem", g: np.ndarray, sweeps: int = 2) -> np.ndarray:
+def _order_row_ctx_singles(Hc: np.ndarray, ids: list[int], U: np.ndarray) -> list[int]:
+    """Exact Held-Karp over single pieces with position costs: a subset of k pieces ends at
+    position k - 1, so the position cost of the next piece is one column of U per layer."""
+    m = len(ids)
+    ida = np.array(ids)
+    Hf = Hc[np.ix_(ida, ida)].astype(np.float32)
+    np.fill_diagonal(Hf, 1e18)
+    Uf = U[:, ida].T.astype(np.float32)  # piece j at position q
+    N = 1 << m
+    dp = np.full((N, m), np.float32(1e18), np.float32)
+    for j in range(m):
+        dp[1 << j, j] = Uf[j, 0]
+    layers = _layers(m)
+    for k in range(1, m):
+        S = layers[k]
+        D = dp[S]
+        M = D[:, 0:1] + Hf[0][None, :]
+        for i in range(1, m):
+            np.minimum(M, D[:, i:i + 1] + Hf[i][None, :], out=M)
+        M += Uf[:, k][None, :]
+        for j in range(m):
+            free = (S >> j) & 1 == 0
+            dp[S[free] | (1 << j), j] = M[free, j]
+    full = N - 1
+    j = int(np.argmin(dp[full]))
+    rev = [j]
+    S = full
+    while True:
+        prev = S ^ (1 << j)
+        if prev == 0:
+            break
+        i = int(np.argmin(dp[prev] + Hf[:, j]))
+        rev.append(i)
+        S, j = prev, i
+    return [ids[k] for k in rev[::-1]]
+
+
+def polish_rows_exact(pb: "Problem", g: np.ndarray, sweeps: int = 2, singles: bool = False,
+                      min_ratio: float = 1.0, max_frags: int = 16) -> np.ndarray:
     """Re-order every row exactly (over its mutual-best fragments) given the rows above and below;
     keeps a row's new order only if the full 2-D cost drops."""
     G = np.array(g)
@@ -1582,7 +1484,7 @@ def polish_rows_exact(pb: "Problem", g: np.ndarray, sweeps: int = 2) -> np.ndarr
             U += Vc[:, G[r + 1]].T if r < R - 1 else pb.bottom_pen[None, :]
             U[0] += pb.start_pen
             U[-1] += pb.end_pen
-            new = order_row_ctx_exact(pb, list(G[r]), U)
+            new = order_row_ctx_exact(pb, list(G[r]), U, max_frags, singles, min_ratio)
             if new is None:
                 continue
             G2 = G.copy()
@@ -1631,3 +1533,21 @@ def adjacent_swap_best(pb: "Problem", G: np.ndarray):
         if D.flat[k] < best[0]:
             best = (float(D.flat[k]), a, k // C, k % C)
     return best
+
+
+def final_polish(pb: "Problem", g: np.ndarray, sweeps: int = 2, singles: bool = False) -> np.ndarray:
+    """Once, on the chosen alternative: every row re-ordered exactly with the rows above and below
+    as context -- over fragments joined only by confident mutual-best seams (EXACT_RATIO; plain
+    mutual-best fragments can lock a wrong seam in), or over single pieces (singles=True, about
+    0.35 s a row) -- then the block refinement again. Kept only where the full 2-D cost drops."""
+    G = np.array(g)
+    if G.shape[0] < 2:
+        return G
+    restack = _restack_two_sided if pb.O == 2 else stack_rows_robust
+    for _ in range(sweeps):
+        before = grid_cost(pb, G)
+        G = polish_rows_exact(pb, G, sweeps=1, singles=singles, min_ratio=EXACT_RATIO, max_frags=17)
+        G = refine_blocks(pb, G, restack=restack)
+        if grid_cost(pb, G) >= before - 1e-9:
+            break
+    return G

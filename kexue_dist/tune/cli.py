@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from kexue_dist.errors import UserError
@@ -10,11 +11,16 @@ from kexue_dist.errors import UserError
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from kexue_dist.report import md_table
-    from kexue_dist.tune.sweep import load_sweep, run_sweep
+    from kexue_dist.tune.sweep import SweepInterrupted, load_sweep, run_sweep
 
     preset = args.name if args.name.endswith((".yaml", ".yml")) else f"sweep_{args.name.replace('-', '_')}"
     sweep = load_sweep(preset, args.overrides)
-    rows = run_sweep(sweep, Path(args.out), resume=args.resume)
+    try:
+        rows = run_sweep(sweep, Path(args.out), resume=args.resume)
+    except SweepInterrupted as err:
+        print(f"kexue-dist: sweep interrupted ({err}); continue with: kexue-dist sweep {args.name} --out {args.out} --resume",
+              file=sys.stderr)
+        return 130
     if not rows:
         raise UserError("the sweep produced no trials")
     header = list(rows[0])

@@ -11,6 +11,9 @@ own latest checkpoint.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,8 +108,39 @@ def _trial(config: dict, trials: dict) -> None:
     fit(cfg, callbacks=[TuneReportCallback()], continue_existing=True)
 
 
+def unfinished_trials(experiment: Path, expected: int) -> int:
+    """Trials not yet ended according to Tune's saved experiment state (what ``--resume`` reads).
+
+    After Ctrl-C the in-memory ResultGrid reports interrupted trials as TERMINATED, but the saved
+    state keeps them RUNNING or PENDING, and never-started trials are absent from both."""
+    states = sorted(experiment.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    if not states:
+        return expected
+    trial_data = json.loads(states[-1].read_text())["trial_data"]
+    statuses = [json.loads(t[0])["status"] if isinstance(t[0], str) else t[0]["status"] for t in trial_data]
+    ended = sum(status in ("TERMINATED", "ERROR") for status in statuses)
+    return expected - ended
+
+
+def tune_was_interrupted(handler_before_fit) -> bool:
+    """Whether Ctrl-C ended ``Tuner.fit``. Tune swaps in its own SIGINT handler for the run and puts
+    the previous one back only when that handler fires; the ResultGrid itself reports interrupted
+    trials as TERMINATED, so it cannot tell. Restores the previous handler either way."""
+    handler_after = signal.getsignal(signal.SIGINT)
+    catching = threading.current_thread() is threading.main_thread() and os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") == "0"
+    if catching:
+        signal.signal(signal.SIGINT, handler_before_fit)
+    return catching and handler_after is handler_before_fit
+
+
+class SweepInterrupted(Exception):
+    """Tune stopped before every trial ended (Ctrl-C): its state is saved for ``--resume``."""
+
+
 def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[dict]:
-    """Run (or resume) the sweep; returns one row per trial and writes OUT/<name>.json."""
+    """Run (or resume) the sweep; returns one row per trial and writes OUT/<name>.json.
+
+    Raises SweepInterrupted (and writes no results) when interrupted before all trials ended."""
     out_dir = Path(out_dir).resolve()
     trials = validate_trials(sweep, out_dir)
     experiment = out_dir / "tune" / sweep.name
@@ -126,7 +160,9 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
     if resume:
         tuner = ray.tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, restart_errored=True)
     else:
-        max_t = max(1, max(t["config"]["engine"]["steps"] // t["config"]["engine"]["eval_every"] for t in trials))
+        # One more than the number of reports: a trial that survives every rung ends by itself (its fit
+        # returns, writes its summary and closes W&B) instead of being killed by ASHA at max_t.
+        max_t = 1 + max(t["config"]["engine"]["steps"] // t["config"]["engine"]["eval_every"] for t in trials)
         tuner = ray.tune.Tuner(
             trainable,
             param_space={"trial": ray.tune.grid_search(list(by_name))},
@@ -139,7 +175,10 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
             run_config=ray.tune.RunConfig(name=sweep.name, storage_path=str(out_dir / "tune"), verbose=1),
         )
     start = time.perf_counter()
+    handler = signal.getsignal(signal.SIGINT)
     grid = tuner.fit()
+    if tune_was_interrupted(handler):
+        raise SweepInterrupted(f"{unfinished_trials(experiment, len(trials))} of {len(trials)} trials unfinished")
     rows = []
     for result in grid:
         trial = by_name[result.config["trial"]]

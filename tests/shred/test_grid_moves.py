@@ -146,3 +146,30 @@ def test_front_page_margins_splits_two_pages():
     left2[:8] = 15
     sp3, _ = solvers._front_page_margins(left2, rows, sp, ep, 1.0)
     assert (sp3 == 0).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 10_000))
+def test_order_row_ctx_singles_matches_brute_force(L, seed):
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    Hc = rng.uniform(0, 5, (L + 3, L + 3))
+    ids = list(rng.choice(L + 3, L, replace=False))
+    U = rng.uniform(0, 5, (L, L + 3))
+
+    def cost(seq):
+        return sum(Hc[a, b] for a, b in zip(seq[:-1], seq[1:])) + sum(U[q, v] for q, v in enumerate(seq))
+    best = min(cost(p) for p in itertools.permutations(ids))
+    got = solvers._order_row_ctx_singles(Hc, ids, U)
+    assert sorted(got) == sorted(ids)
+    assert np.isclose(cost(got), best, rtol=1e-5, atol=1e-4)
+
+
+def test_final_polish_never_worse_and_fixes_row_order():
+    pb, T = planted(4, 7, 11)
+    G = T.copy()
+    G[2] = T[2][[0, 4, 5, 1, 2, 3, 6]]
+    out = solvers.final_polish(pb, G)
+    assert solvers.grid_cost(pb, out) <= solvers.grid_cost(pb, G) + 1e-9
+    assert np.array_equal(out, T)
