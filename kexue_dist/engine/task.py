@@ -20,6 +20,11 @@ TASKS = {
 }
 
 
+def unwrap(engine) -> torch.nn.Module:
+    """The model inside a DeepSpeed engine, or the model itself (bare loops and benchmarks pass it)."""
+    return getattr(engine, "module", engine)
+
+
 def get_task_class(name: str) -> type["Task"]:
     if name not in TASKS:
         raise UserError(f"task: unknown model {name!r} (known: {', '.join(sorted(TASKS))})")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from kexue_dist.data.text import TextSpec, build_text_dataset, load_manifest, split_paths
-from kexue_dist.engine.task import Task
+from kexue_dist.engine.task import Task, unwrap
 from kexue_dist.vae.metrics import active_units, gather_vector, iw_nll, mutual_information, perplexity, vector_sums
 from kexue_dist.vae.model import BOS, EOS, PAD, TextVAE, TextVAEConfig, gaussian_kl
 from kexue_dist.vae.posterior import kl_floor
@@ -58,7 +58,7 @@ class TextVAETask(Task):
     def loss(self, engines, batch, step):
         rec, kl_dims = engines["vae"](batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"], per_dim=True)
         beta = self.beta(step)
-        kl_term = engines["vae"].module.kl_objective(kl_dims)  # = batch-mean KL except for free bits
+        kl_term = unwrap(engines["vae"]).kl_objective(kl_dims)  # = batch-mean KL except for free bits
         loss = rec.mean() + beta * kl_term
         return {"loss": loss, "rec": rec.mean(), "kl": kl_dims.sum(-1).mean(), "kl_term": kl_term.detach(),
                 "beta": torch.tensor(beta)}
@@ -75,7 +75,7 @@ class TextVAETask(Task):
         NLL; the first one also gives the single-sample ELBO's reconstruction term (the KL is analytic).
         MI is estimated against the mixture of this batch's posteriors (weighted by batch size when
         summed); active units come from per-dimension sums of mu and mu^2 (exact across batches)."""
-        model: TextVAE = engines["vae"].module
+        model: TextVAE = unwrap(engines["vae"])
         with self._autocast(batch["inputs"].device):
             mu, logvar, z, log_px = model.iw_terms(batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"],
                                                    self.model_cfg.iw_samples)
@@ -110,7 +110,7 @@ class TextVAETask(Task):
 
     @torch.no_grad()
     def samples(self, engines, batch):
-        model: TextVAE = engines["vae"].module
+        model: TextVAE = unwrap(engines["vae"])
         was_training = model.training
         model.eval()  # BN heads: use running statistics, and never update them from validation data
         try:
