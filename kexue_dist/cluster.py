@@ -25,16 +25,21 @@ def quiet_ray_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def ensure_ray(num_cpus: int | None = None, include_dashboard: bool = True):
+def ensure_ray(num_cpus: int | None = None, include_dashboard: bool | None = None):
     """Return a connected Ray; start a local one (``num_cpus`` cores) unless a cluster is given.
 
-    The dashboard (loopback only) stays on: Train V2's placement-group cleaner and Tune's ASHA
-    rely on the State API it serves; without it the driver logs a warning every few seconds."""
+    The dashboard (loopback only) is off unless asked for (``include_dashboard=True``, or
+    KEXUE_DIST_DASHBOARD=1): on 2 cores its background work cost the engine 10-20% of its step time
+    (benchmarks/engine_overhead.py). Sweeps turn it on: ASHA needs its State API to release a stopped
+    trial's CPUs. Without it Train V2's placement-group cleaner logs "Failed to query Ray Train
+    Controller actor state" now and then; that warning is harmless."""
     quiet_ray_env()
     import ray
 
     if ray.is_initialized():
         return ray
+    if include_dashboard is None:
+        include_dashboard = os.environ.get("KEXUE_DIST_DASHBOARD", "0") == "1"
     address = os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=True)

@@ -151,7 +151,7 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
 
     from kexue_dist.cluster import ensure_ray
 
-    ensure_ray()
+    ensure_ray(include_dashboard=True)  # ASHA: a stopped trial's CPUs are released via the State API
     import ray.tune
     from ray.tune.schedulers import ASHAScheduler
 
