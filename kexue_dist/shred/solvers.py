@@ -1398,51 +1398,36 @@ def order_row_ctx_exact(pb: "Problem", ids: list[int], U: np.ndarray, max_frags:
             Uf[j, q] = inner[j] + U[np.arange(q, q + len(f)), f].sum()
     Hf = Hc[np.ix_([f[-1] for f in gid], [f[0] for f in gid])].copy()
     np.fill_diagonal(Hf, 1e18)
-    N = 1 << m
-    idx = np.arange(N)
-    pos = np.zeros(N, np.int64)
+    idx = np.arange(1 << m)
+    pos = np.zeros(1 << m, np.int64)
     for j in range(m):
         pos += ((idx >> j) & 1) * lens[j]
-    dp = np.full((N, m), 1e18)
-    for j in range(m):
-        dp[1 << j, j] = Uf[j, 0]
-    layers = _layers(m)
-    for k in range(1, m):
-        S = layers[k]
-        D = dp[S]
-        M = D[:, 0:1] + Hf[0][None, :]
-        for i in range(1, m):
-            np.minimum(M, D[:, i:i + 1] + Hf[i][None, :], out=M)
-        M = M + Uf[:, np.minimum(pos[S], L)].T
-        for j in range(m):
-            free = (S >> j) & 1 == 0
-            dp[S[free] | (1 << j), j] = M[free, j]
-    full = N - 1
-    j = int(np.argmin(dp[full]))
-    rev = [j]
-    S = full
-    while True:
-        prev = S ^ (1 << j)
-        if prev == 0:
-            break
-        i = int(np.argmin(dp[prev] + Hf[:, j]))
-        rev.append(i)
-        S, j = prev, i
-    return [v for k in rev[::-1] for v in gid[k]]
+    order = _held_karp_positions(Hf, Uf[:, 0], lambda S, k: Uf[:, np.minimum(pos[S], L)].T)
+    return [v for k in order for v in gid[k]]
 
 
 def _order_row_ctx_singles(Hc: np.ndarray, ids: list[int], U: np.ndarray) -> list[int]:
     """Exact Held-Karp over single pieces with position costs: a subset of k pieces ends at
-    position k - 1, so the position cost of the next piece is one column of U per layer."""
-    m = len(ids)
+    position k - 1, so the position cost of the next piece is one column of U per layer
+    (float32: 2^19 subsets x 19 pieces stay at 40 MB)."""
     ida = np.array(ids)
     Hf = Hc[np.ix_(ida, ida)].astype(np.float32)
     np.fill_diagonal(Hf, 1e18)
     Uf = U[:, ida].T.astype(np.float32)  # piece j at position q
+    order = _held_karp_positions(Hf, Uf[:, 0], lambda S, k: Uf[:, k][None, :], dtype=np.float32)
+    return [ids[k] for k in order]
+
+
+def _held_karp_positions(Hf: np.ndarray, first_cost: np.ndarray, position_cost, dtype=np.float64) -> list[int]:
+    """Exact path over m nodes by Held-Karp (vectorised over subsets): the cost of a path is its
+    transition costs Hf[i, j] plus, for each node appended to a subset S of size k, the term
+    position_cost(S, k)[:, j]; first_cost[j] is node j's cost in the first place. The shared core of
+    the row orderings above."""
+    m = len(Hf)
     N = 1 << m
-    dp = np.full((N, m), np.float32(1e18), np.float32)
+    dp = np.full((N, m), dtype(1e18), dtype)
     for j in range(m):
-        dp[1 << j, j] = Uf[j, 0]
+        dp[1 << j, j] = first_cost[j]
     layers = _layers(m)
     for k in range(1, m):
         S = layers[k]
@@ -1450,14 +1435,12 @@ def _order_row_ctx_singles(Hc: np.ndarray, ids: list[int], U: np.ndarray) -> lis
         M = D[:, 0:1] + Hf[0][None, :]
         for i in range(1, m):
             np.minimum(M, D[:, i:i + 1] + Hf[i][None, :], out=M)
-        M += Uf[:, k][None, :]
+        M += position_cost(S, k)
         for j in range(m):
             free = (S >> j) & 1 == 0
             dp[S[free] | (1 << j), j] = M[free, j]
-    full = N - 1
-    j = int(np.argmin(dp[full]))
-    rev = [j]
-    S = full
+    j = int(np.argmin(dp[N - 1]))
+    rev, S = [j], N - 1
     while True:
         prev = S ^ (1 << j)
         if prev == 0:
@@ -1465,7 +1448,7 @@ def _order_row_ctx_singles(Hc: np.ndarray, ids: list[int], U: np.ndarray) -> lis
         i = int(np.argmin(dp[prev] + Hf[:, j]))
         rev.append(i)
         S, j = prev, i
-    return [ids[k] for k in rev[::-1]]
+    return rev[::-1]
 
 
 def polish_rows_exact(pb: "Problem", g: np.ndarray, sweeps: int = 2, singles: bool = False,
