@@ -1,6 +1,7 @@
 """`ray job submit` against a real local head (loopback only), then that head is stopped by PID."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,14 +35,18 @@ def wait_http(url: str, seconds: float) -> None:
 
 @pytest.fixture
 def ray_head(tmp_path):
-    port, dashboard = free_port(), free_port()
+    # Every port of its own: a second Ray on the machine (this session's in-process one) already holds
+    # the defaults, and a dashboard agent that cannot bind leaves the job server with no agent.
+    port, dashboard, agent_http, agent_grpc, metrics, runtime_env = (free_port() for _ in range(6))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS", None)
     temp_dir = f"/tmp/kxj-{os.getpid()}"  # Ray's socket paths must stay short
     head = subprocess.Popen(
         [RAY, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--node-ip-address=127.0.0.1",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={agent_http}",
+         f"--dashboard-agent-grpc-port={agent_grpc}", f"--metrics-export-port={metrics}",
+         f"--runtime-env-agent-port={runtime_env}", f"--temp-dir={temp_dir}", "--disable-usage-stats"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -53,15 +58,17 @@ def ray_head(tmp_path):
             head.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_job_submit_trains_and_writes_outputs(ray_head, tmp_path):
     address, env = ray_head
     out = tmp_path / "job_runs"
     # The dashboard answers before its job agent registers ("No available agent"): retry that only.
-    for _attempt in range(30):
+    deadline = time.time() + 120
+    while True:
         proc = submit(address, env, out)
-        if "No available agent" not in proc.stderr:
+        if "No available agent" not in proc.stderr or time.time() > deadline:
             break
         time.sleep(2)
     assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
