@@ -682,32 +682,7 @@ def order_row_fast(pb: "Problem", ids: list[int], init: list[int] | None = None,
     np.fill_diagonal(sub, 1e9)
     sp, ep = pb.start_pen[ids], pb.end_pen[ids]
     A = _aug(sub, sp, ep)
-    bs = A[:n + 1, :].argmin(1)  # best successor (END allowed), START included
-    bp = A[:, :n].argmin(0)  # best predecessor of each piece (START allowed)
-    nxt = -np.ones(n, int)
-    prv = -np.ones(n, int)
-    for i in range(n):
-        j = int(bs[i])
-        if j < n and bp[j] == i:
-            nxt[i], prv[j] = j, i
-    frags, seen = [], np.zeros(n, bool)
-    for h in range(n):
-        if prv[h] < 0:
-            f = [h]
-            seen[h] = True
-            while nxt[f[-1]] >= 0 and not seen[nxt[f[-1]]]:
-                f.append(int(nxt[f[-1]]))
-                seen[f[-1]] = True
-            frags.append(f)
-    for h in range(n):  # mutual-best cycles: cut at the worst seam
-        if not seen[h]:
-            cyc = [h]
-            seen[h] = True
-            while not seen[nxt[cyc[-1]]]:
-                cyc.append(int(nxt[cyc[-1]]))
-                seen[cyc[-1]] = True
-            w = int(np.argmax([sub[cyc[t], cyc[(t + 1) % len(cyc)]] for t in range(len(cyc))]))
-            frags.append(cyc[w + 1:] + cyc[:w + 1])
+    frags = _row_fragments(pb, ids)
     if len(frags) <= max_frags:
         m = len(frags)
         Fc = np.full((m + 1, m + 1), 1e9)
