@@ -8,9 +8,19 @@ happen inside the handlers so that `--help` and input validation stay instant. B
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from kexue_dist.errors import UserError
+
+
+# Modules with a ``register(subparsers)`` function; each adds its workload's subcommands.
+WORKLOAD_CLIS = [
+    "kexue_dist.engine.cli",
+    "kexue_dist.shred.cli",
+    "kexue_dist.tune.cli",
+    "kexue_dist.results",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -24,13 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="kexue-dist", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     from kexue_dist import demo
-    from kexue_dist.engine import cli as engine_cli
-    from kexue_dist.shred import cli as shred_cli
-    from kexue_dist.tune import cli as tune_cli
 
-    engine_cli.register(sub)
-    shred_cli.register(sub)
-    tune_cli.register(sub)
+    for module in WORKLOAD_CLIS:
+        importlib.import_module(module).register(sub)
     demo_parser = sub.add_parser("demo", help="run every workload briefly on a local Ray and write a report")
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(func=demo.run)

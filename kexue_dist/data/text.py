@@ -11,9 +11,7 @@ import collections
 import hashlib
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kexue_dist.data.cache import cache_dir, sha256_file
+from kexue_dist.data.cache import building, cache_dir, file_entry, load_manifest, split_paths, write_manifest  # noqa: F401 (re-exported)
 from kexue_dist.errors import UserError
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
@@ -176,15 +174,13 @@ def build_text_dataset(spec: TextSpec, root: Path | None = None) -> Path:
     train = [sentences[i] for i in parts["train"]]
     vocab = build_vocab(train, spec.vocab_size)
     index = {tok: i for i, tok in enumerate(vocab)}
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-    try:
+    with building(final) as tmp:
         rows, files = {}, {}
         for split in SPLITS:
             path = tmp / f"{split}.parquet"
             rows[split] = write_split(path, [sentences[i] for i in parts[split]], index)
-            files[split] = {"file": path.name, "sha256": sha256_file(path)}
-        manifest = {
+            files[split] = file_entry(path)
+        write_manifest(tmp, {
             "kind": "text",
             "format": FORMAT_VERSION,
             "source": spec.corpus,
@@ -193,32 +189,5 @@ def build_text_dataset(spec: TextSpec, root: Path | None = None) -> Path:
             "files": files,
             "schema": SCHEMA.to_string(),
             "vocab": vocab,
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        try:
-            tmp.rename(final)
-        except OSError:  # another builder won the race; theirs is identical
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        })
     return final
-
-
-def load_manifest(dataset_dir: Path, verify: bool = True) -> dict:
-    """Read a dataset's manifest; with ``verify``, fail (UserError) if any file is missing or altered."""
-    dataset_dir = Path(dataset_dir)
-    try:
-        manifest = json.loads((dataset_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError(f"dataset {dataset_dir}: unreadable manifest ({err})") from None
-    if verify:
-        for split, entry in manifest["files"].items():
-            path = dataset_dir / entry["file"]
-            if not path.is_file() or sha256_file(path) != entry["sha256"]:
-                raise UserError(f"dataset {dataset_dir}: {entry['file']} is missing or corrupt (checksum mismatch); delete the directory to rebuild")
-    return manifest
-
-
-def split_paths(dataset_dir: Path, manifest: dict) -> dict[str, str]:
-    return {split: str(Path(dataset_dir) / entry["file"]) for split, entry in manifest["files"].items()}

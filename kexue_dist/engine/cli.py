@@ -44,7 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kexue_dist.data.text import check_corpus
     from kexue_dist.engine.trainer import fit
 
-    check_corpus(cfg.data.corpus)
+    if hasattr(cfg.data, "corpus"):  # text tasks: a missing corpus fails before Ray starts
+        check_corpus(cfg.data.corpus)
     res = fit(cfg, resume=args.resume)
     print(f"[kexue-dist] run {res.run_dir} finished in {res.seconds:.1f}s; checkpoint {res.checkpoint}")
     for key in sorted(res.final):
@@ -58,6 +59,13 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     from kexue_dist.engine.config import DataConfig
     from kexue_dist.config import from_dict, parse_overrides
 
+    if args.corpus == "fashion_mnist":
+        from kexue_dist.data.images import ImageDataConfig, fashion_mnist_dataset
+
+        directory = fashion_mnist_dataset(from_dict(ImageDataConfig, parse_overrides(args.overrides), "data"))
+        print(directory)
+        print("rows:", ", ".join(f"{k} {v}" for k, v in load_manifest(directory)["rows"].items()))
+        return 0
     data = from_dict(DataConfig, {"corpus": args.corpus, **parse_overrides(args.overrides)}, "data")
     check_corpus(data.corpus)
     spec = TextSpec(data.corpus, data.max_len, data.min_len, data.vocab_size, data.valid_fraction, data.test_fraction)
@@ -75,8 +83,8 @@ def register(sub) -> None:
 
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=data.__class__)
-    build = data_sub.add_parser("build", help="build a text corpus into Parquet (cached)")
-    build.add_argument("corpus", help="kjv, peoples_daily, or a .txt/.parquet path")
+    build = data_sub.add_parser("build", help="build a dataset into Parquet (cached)")
+    build.add_argument("corpus", help="kjv, peoples_daily, fashion_mnist, or a .txt/.parquet path")
     build.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="data field, e.g. --set max_len=40")
     build.set_defaults(func=cmd_data_build)

@@ -113,7 +113,7 @@ class RunConfig:
 class TrainConfig:
     task: str = "vae"
     model: Any = field(default_factory=dict)  # replaced by the task's model dataclass
-    data: DataConfig = field(default_factory=DataConfig)
+    data: Any = field(default_factory=dict)  # replaced by the task's data dataclass (DataConfig for text)
     optim: OptimConfig = field(default_factory=OptimConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
@@ -128,6 +128,7 @@ def build_train_config(raw: dict) -> TrainConfig:
     cfg = from_dict(TrainConfig, raw)
     task_cls = get_task_class(cfg.task)
     cfg.model = from_dict(task_cls.model_config, raw.get("model") or {}, "model")
+    cfg.data = from_dict(task_cls.data_config, raw.get("data") or {}, "data")
     return cfg
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from kexue_dist.engine.config import DataConfig
 from kexue_dist.errors import UserError
 
 # name -> "module:Class"; imported lazily so a task's dependencies load only when it is used.
@@ -37,6 +38,7 @@ class Task:
 
     name: ClassVar[str]
     model_config: ClassVar[type]  # dataclass of the `model:` config section
+    data_config: ClassVar[type] = DataConfig  # dataclass of the `data:` section (text corpora by default)
 
     def __init__(self, cfg, data_meta: dict):
         self.cfg, self.model_cfg, self.data_meta = cfg, cfg.model, data_meta
