@@ -64,3 +64,23 @@ class Report:
         tmp.write_text("\n".join(self.parts), encoding="utf-8")
         tmp.replace(self.path)
         return self.path
+
+
+def image_grid(images, cols: int = 8, pad: int = 2, scale: int = 1):
+    """(N, H, W) or (N, H, W, C) images (uint8, or floats in [0, 1]) -> one uint8 grid image, row-major,
+    ``pad`` black pixels between tiles, each pixel repeated ``scale`` times (28-px tiles read badly)."""
+    import numpy as np
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    n, h, w = images.shape[:3]
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, *images.shape[3:]), dtype=np.uint8)
+    for i, tile in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+    return grid

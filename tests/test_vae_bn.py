@@ -97,7 +97,7 @@ def train_steps(model: TextVAE, steps=5, lr=0.05):
     b = tiny_batch()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     for _ in range(steps):
-        rec, kl_dims = model(b["tokens"], b["lengths"], b["inputs"], b["targets"], per_dim=True)
+        rec, kl_dims = model(b, per_dim=True)
         loss = rec.mean() + model.kl_objective(kl_dims)
         opt.zero_grad()
         loss.backward()
@@ -113,7 +113,7 @@ def test_su_theta_trains_and_bn_has_no_trainable_weight():
     assert trainable == {"mu.weight", "mu.bias", "sigma.weight", "sigma.bias", "theta"}
     assert head.bn_mu.weight is None and head.bn_sigma.weight is None and head.bn_mu.bias is None
     b = tiny_batch()
-    rec, kl = model(b["tokens"], b["lengths"], b["inputs"], b["targets"])
+    rec, kl = model(b)
     (rec + kl).mean().backward()
     assert head.theta.grad is not None and head.theta.grad.abs().sum() > 0
     model.zero_grad()
@@ -267,5 +267,5 @@ def test_every_variant_trains_and_evaluates(posterior):
     b = train_steps(model, steps=2)
     model.eval()
     with torch.no_grad():
-        mu, logvar, z, log_px = model.iw_terms(b["tokens"], b["lengths"], b["inputs"], b["targets"], k=3)
+        mu, logvar, z, log_px = model.iw_terms(b, k=3)
     assert z.shape == (3, 6, 3) and log_px.shape == (3, 6) and torch.isfinite(iw_nll(log_px, z, mu, logvar)).all()

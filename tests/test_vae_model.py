@@ -44,7 +44,7 @@ def test_forward_and_greedy_shapes():
     ids = np.empty(3, dtype=object)
     ids[:] = [np.array([5, 6, 7]), np.array([8]), np.array([9, 10])]
     b = pad_batch(ids, torch.device("cpu"))
-    rec, kl = model(b["tokens"], b["lengths"], b["inputs"], b["targets"])
+    rec, kl = model(b)
     assert rec.shape == kl.shape == (3,) and (rec > 0).all()
     rec.mean().backward()
     assert model.posterior.mu.weight.grad is not None

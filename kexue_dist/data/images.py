@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +23,9 @@ import torch
 from kexue_dist.data.cache import building, cache_dir, file_entry, load_manifest, write_manifest
 from kexue_dist.errors import UserError
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Debian's dataset-fashion-mnist; KEXUE_DIST_FASHION_DIR points elsewhere (a non-Debian machine, a GPU
+# node the raw files were copied to). Files may be gzipped (as Debian ships them) or plain.
+FASHION_DIR = Path(os.environ.get("KEXUE_DIST_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 SCHEMA = pa.schema([("image", pa.binary()), ("label", pa.int64())])
 SIDE = 28
@@ -45,8 +48,8 @@ class ImageDataConfig:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (the MNIST format, gzipped): big-endian header of dims, then uint8 data."""
-    with gzip.open(path, "rb") as handle:
+    """An IDX file (the MNIST format, plain or gzipped): big-endian header of dims, then uint8 data."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
         raw = handle.read()
     if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
         raise UserError(f"{path}: not an unsigned-byte IDX file")
@@ -85,11 +88,11 @@ def fashion_mnist_dataset(cfg: ImageDataConfig | None = None, root: Path | None 
     final = Path(root or cache_dir()) / "images" / f"{cfg.dataset}-{key}"
     if (final / "manifest.json").is_file():
         return final
-    files = {n: FASHION_DIR / f"{n}-idx{1 if 'labels' in n else 3}-ubyte.gz"
+    files = {n: _idx_file(f"{n}-idx{1 if 'labels' in n else 3}-ubyte")
              for n in ("train-images", "train-labels", "t10k-images", "t10k-labels")}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        raise UserError(f"data.dataset fashion_mnist: {missing[0]} is missing; install the Debian package dataset-fashion-mnist")
+        raise UserError(f"data.dataset fashion_mnist: {missing[0]} is missing; install the Debian package dataset-fashion-mnist (or set KEXUE_DIST_FASHION_DIR)")
     train_x, train_y = read_idx(files["train-images"]), read_idx(files["train-labels"])
     test_x, test_y = read_idx(files["t10k-images"]), read_idx(files["t10k-labels"])
     train_idx, valid_idx = stratified_split(train_y, cfg.valid_size, cfg.seed)
@@ -105,6 +108,11 @@ def fashion_mnist_dataset(cfg: ImageDataConfig | None = None, root: Path | None 
                              "rows": rows, "files": entries, "schema": SCHEMA.to_string(), "shape": [SIDE, SIDE],
                              "classes": FASHION_CLASSES})
     return final
+
+
+def _idx_file(stem: str) -> Path:
+    gz = FASHION_DIR / f"{stem}.gz"
+    return gz if gz.is_file() or not (FASHION_DIR / stem).is_file() else FASHION_DIR / stem
 
 
 def load_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ import torch
 
 from kexue_dist.engine.config import TrainConfig, build_train_config
 from kexue_dist.engine.task import Task, get_task_class
-from kexue_dist.engine.tracking import Tracker, wandb_mode
+from kexue_dist.engine.tracking import Tracker, save_sample_images, wandb_mode
 
 STATE_FILE = "engine_state.json"
 
@@ -62,14 +62,43 @@ def resolve_precision(setting: str, use_gpu: bool) -> str:
     return setting
 
 
-def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """A torch optimizer (DeepSpeed's own Adam needs a JIT build on CPU); fused on GPU."""
-    o = cfg.optim
+def build_optimizer(params, cfg: TrainConfig, optim=None) -> torch.optim.Optimizer:
+    """A torch optimizer (DeepSpeed's own Adam needs a JIT build on CPU); fused on GPU. ``optim``: this
+    model's own settings (a task's ``optim_config``), default ``cfg.optim``."""
+    o = optim or cfg.optim
     fused = {"fused": True} if torch.cuda.is_available() and cfg.scaling.gpu else {}
     if o.name == "sgd":
         return torch.optim.SGD(params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "rmsprop":  # Keras' defaults (torch's alpha is 0.99)
+        return torch.optim.RMSprop(params, lr=o.lr, alpha=0.9, eps=1e-7, weight_decay=o.weight_decay)
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    return cls(params, lr=o.lr, weight_decay=o.weight_decay, **fused)
+    return cls(params, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas), **fused)
+
+
+class EarlyStopping:
+    """Tracks one validation metric; ``update`` returns True once ``patience`` evaluations in a row
+    failed to beat the best value. Every rank sees the same all-reduced metric, so all stop together."""
+
+    def __init__(self, metric: str, mode: str, patience: int, state: dict | None = None):
+        self.metric, self.mode, self.patience = metric, mode, patience
+        state = state or {}
+        self.best: float | None = state.get("best")
+        self.best_step: int = state.get("best_step", 0)
+        self.bad: int = state.get("bad", 0)
+
+    def update(self, metrics: dict, step: int) -> bool:
+        if self.metric not in metrics:
+            return False
+        value = float(metrics[self.metric])
+        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        if better:
+            self.best, self.best_step, self.bad = value, step, 0
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "bad": self.bad}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +163,8 @@ class Worker:
         self.history: list[dict] = []
         self.wandb_id: str | None = None
         self.resumed_from: list[int] = []  # steps this run restarted from (fault tolerance, --resume)
+        e = self.cfg.engine
+        self.early = EarlyStopping(e.early_stop_metric, e.early_stop_mode, e.early_stop_patience) if e.early_stop_metric else None
 
     # -- setup ------------------------------------------------------------------------------
     def build_engines(self) -> dict:
@@ -143,10 +174,11 @@ class Worker:
         ds_config = deepspeed_config(self.cfg, self.use_gpu)
         engines = {}
         for name, model in self.task.build_models().items():
-            optimizer = build_optimizer(model.parameters(), self.cfg)
-            e = self.cfg
+            o = self.task.optim_config(name)
+            optimizer = build_optimizer(model.parameters(), self.cfg, o)
+            total = self.cfg.engine.steps
             scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda s, e=e: lr_lambda(s, e.optim.warmup_steps, e.engine.steps, e.optim.schedule)
+                optimizer, lambda s, o=o: lr_lambda(s, o.warmup_steps, total, o.schedule)
             )
             engine, *_ = deepspeed.initialize(
                 model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False
@@ -170,6 +202,8 @@ class Worker:
             state = json.loads((Path(directory) / STATE_FILE).read_text())
         self.step, self.history, self.wandb_id = state["step"], state["history"], state.get("wandb_id")
         self.resumed_from = state.get("resumed_from", []) + [self.step]
+        if self.early is not None:
+            self.early = EarlyStopping(self.early.metric, self.early.mode, self.early.patience, state.get("early_stop"))
         if self.rank == 0:
             print(f"[kexue-dist] resumed from checkpoint at step {self.step}", flush=True)
 
@@ -194,6 +228,7 @@ class Worker:
         sums: dict[str, torch.Tensor] = {}
         step_times: list[float] = []
         window_start, window_steps = time.perf_counter(), 0
+        stop = False
         for step in range(self.step + 1, cfg.engine.steps + 1):
             self.step = step
             if cfg.engine.die_at_step == step and self.rank == min(1, self.world - 1):
@@ -216,17 +251,28 @@ class Worker:
             step_times.append(time.perf_counter() - t0)  # batch + step + metric logging; not eval/checkpoints
             if step % cfg.engine.eval_every == 0 or step == cfg.engine.steps:
                 metrics.update(self.evaluate(engines))
+                stop = self.early is not None and self.early.update(metrics, step)
                 if self.rank == 0:
-                    tracker.log_tables(self.task.samples(engines, self._first_valid_batch()), step)
+                    samples = self.task.samples(engines, self._first_valid_batch())
+                    save_sample_images(samples, self.run_dir / "samples", step)
+                    tracker.log_samples(samples, step)
             if metrics:
                 metrics["step"] = step
                 self.history.append(metrics)
                 tracker.log({k: v for k, v in metrics.items() if k != "step"}, step)
                 if self.rank == 0:
                     print(_progress_line(metrics, cfg.engine.steps), flush=True)
-            if step % cfg.engine.checkpoint_every == 0 or step == cfg.engine.steps:
+            if step % cfg.engine.checkpoint_every == 0 or step == cfg.engine.steps or stop:
                 self.checkpoint(engines, metrics)
+            if stop:
+                if self.rank == 0:
+                    print(f"[kexue-dist] early stop at step {step}: {self.early.metric} best {self.early.best:.4g} "
+                          f"at step {self.early.best_step}", flush=True)
+                break
         final = {k: v for m in self.history for k, v in m.items()}
+        if self.early is not None:
+            final.update({"early_stop/best_step": self.early.best_step, "early_stop/best": self.early.best,
+                          "early_stop/last_step": self.step, "early_stop/stopped": float(stop)})
         tracker.finish({k: v for k, v in final.items() if k != "step"})
         return {"history": self.history, "step_times": step_times, "final": final, "resumed_from": self.resumed_from}
 
@@ -267,6 +313,8 @@ class Worker:
                 engine.save_checkpoint(directory, tag=name, save_latest=False)
             if self.rank == 0:
                 state = {"step": self.step, "history": self.history, "wandb_id": self.wandb_id, "resumed_from": self.resumed_from}
+                if self.early is not None:
+                    state["early_stop"] = self.early.state()
                 (Path(directory) / STATE_FILE).write_text(json.dumps(state))
             report = {k: v for k, v in metrics.items()} | {"step": self.step}
             ray.train.report(

@@ -18,6 +18,10 @@ from kexue_dist.errors import UserError
 # name -> "module:Class"; imported lazily so a task's dependencies load only when it is used.
 TASKS = {
     "vae": "kexue_dist.vae.task:TextVAETask",
+    "sentiment": "kexue_dist.sentiment.task:SentimentTask",
+    "image_vae": "kexue_dist.vae.image:ImageVAETask",
+    "gan": "kexue_dist.gan.task:GANTask",
+    "gan_classifier": "kexue_dist.gan.classifier:ClassifierTask",
 }
 
 
@@ -54,6 +58,10 @@ class Task:
     # -- worker side ----------------------------------------------------------------------------
     def build_models(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
+
+    def optim_config(self, model_name: str):
+        """The optimiser settings of one model (an OptimConfig); GANs give G and D their own."""
+        return self.cfg.optim
 
     def collate(self, batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
         """A numpy batch from Ray Data -> tensors on ``device``."""

@@ -12,6 +12,8 @@ from typing import Any
 
 def wandb_mode(setting: str) -> str:
     """``auto`` -> online with WANDB_API_KEY, offline without (never blocks on the network)."""
+    if os.environ.get("WANDB_MODE") == "disabled":  # e.g. a GPU node without wandb installed
+        return "disabled"
     if setting == "auto":
         return "online" if os.environ.get("WANDB_API_KEY") else "offline"
     return setting
@@ -47,12 +49,20 @@ class Tracker:
         if self.run:
             self.run.log(metrics, step=step)
 
-    def log_tables(self, tables: dict[str, dict[str, Any]], step: int) -> None:
-        if not self.run or not tables:
+    def log_samples(self, samples: dict[str, dict[str, Any]], step: int) -> None:
+        """A task's samples: ``{"columns", "rows"}`` entries become W&B tables, ``{"image"}`` entries
+        (uint8 H x W or H x W x 3 arrays, e.g. sample grids) W&B images."""
+        if not self.run or not samples:
             return
         import wandb
 
-        self.run.log({name: wandb.Table(columns=t["columns"], data=t["rows"]) for name, t in tables.items()}, step=step)
+        logged = {}
+        for name, entry in samples.items():
+            if "image" in entry:
+                logged[name] = wandb.Image(entry["image"], caption=entry.get("caption"))
+            else:
+                logged[name] = wandb.Table(columns=entry["columns"], data=entry["rows"])
+        self.run.log(logged, step=step)
 
     def finish(self, summary: dict[str, Any] | None = None) -> None:
         if self.run:
@@ -115,3 +125,23 @@ def read_offline_run(run_dir: str) -> dict:
         elif kind == "run":
             out["config"].update({key(i): json.loads(i.value_json) for i in record.run.config.update})
     return out
+
+
+def save_sample_images(samples: dict[str, dict[str, Any]], directory, step: int) -> list[str]:
+    """Write a task's image samples as PNG (``<name>_step<step>.png``, plus ``<name>_last.png``) beside the
+    run, so grids exist even with W&B disabled. Returns the paths written."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    written = []
+    for name, entry in samples.items():
+        if "image" not in entry:
+            continue
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        image = Image.fromarray(entry["image"])
+        for path in (directory / f"{name}_step{step:08d}.png", directory / f"{name}_last.png"):
+            image.save(path)
+            written.append(str(path))
+    return written

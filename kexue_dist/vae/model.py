@@ -22,25 +22,21 @@ PAD, BOS, EOS = 0, 1, 2
 
 
 @dataclass
-class TextVAEConfig:
-    emb: int = 256
-    hidden: int = 256
+class PosteriorConfig:
+    """The latent and posterior options every VAE here shares (text and image)."""
+
     latent: int = 32
     # vanilla | free_bits | bn_fixed_gamma | bn_su_tau (Su's scheme, the default; see posterior.py)
     posterior: Literal["vanilla", "free_bits", "bn_fixed_gamma", "bn_su_tau"] = "bn_su_tau"
     kl_warmup_steps: int = 1000  # beta rises linearly 0 -> 1 (vanilla VAE's usual fix; see vae.md)
-    dropout: float = 0.0
     free_bits: float = 0.5  # free_bits: per-dimension KL target lambda (nats)
     gamma: float = 0.6  # bn_fixed_gamma: the fixed BN scale on mu (KL floor d*gamma^2/2)
     tau: float = 0.5  # bn_su_tau: in (0, 1); gamma_mu^2 >= tau (KL floor d*tau/2)
     iw_samples: int = 10  # k for the importance-weighted NLL on the validation split (He et al.: 500)
 
     def validate(self, where: str) -> None:
-        for name in ("emb", "hidden", "latent"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{where}.{name}: must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+        if self.latent < 1:
+            raise UserError(f"{where}.latent: must be >= 1, got {self.latent}")
         if self.kl_warmup_steps < 0:
             raise UserError(f"{where}.kl_warmup_steps: must be >= 0, got {self.kl_warmup_steps}")
         if self.posterior not in POSTERIORS:
@@ -55,6 +51,21 @@ class TextVAEConfig:
             raise UserError(f"{where}.iw_samples: must be >= 1, got {self.iw_samples}")
 
 
+@dataclass
+class TextVAEConfig(PosteriorConfig):
+    emb: int = 256
+    hidden: int = 256
+    dropout: float = 0.0
+
+    def validate(self, where: str) -> None:
+        for name in ("emb", "hidden"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{where}.{name}: must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+        super().validate(where)
+
+
 def gaussian_kl_dims(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, e^logvar) || N(0, I)) per example and dimension: 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
@@ -65,7 +76,55 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return gaussian_kl_dims(mu, logvar).sum(-1)
 
 
-class TextVAE(nn.Module):
+class VAE(nn.Module):
+    """What every VAE here shares. A subclass says how to encode a batch (dict of tensors) into
+    (mu, logvar) and how to score it given z; the training loss, KL objective, floor and the
+    importance-weighted terms for evaluation are the same for text and images."""
+
+    cfg: PosteriorConfig
+
+    def encode_batch(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def reconstruction_batch(self, batch: dict, z: torch.Tensor) -> torch.Tensor:
+        """-log p(x|z) per example (nats)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+    def forward(self, batch: dict, per_dim: bool = False):
+        """Per-example reconstruction NLL and KL: (B,), or (B, d) per latent dimension with ``per_dim``
+        (what :meth:`kl_objective` wants)."""
+        mu, logvar = self.encode_batch(batch)
+        rec = self.reconstruction_batch(batch, self.sample_z(mu, logvar))
+        kl = gaussian_kl_dims(mu.float(), logvar.float())
+        return rec, (kl if per_dim else kl.sum(-1))
+
+    def kl_objective(self, kl_dims: torch.Tensor) -> torch.Tensor:
+        """The loss's KL term (batch mean) for the configured posterior; free bits clamps per dimension."""
+        return kl_objective(kl_dims, self.cfg.posterior, self.cfg.free_bits)
+
+    @property
+    def kl_floor(self) -> float:
+        return kl_floor(self.cfg)
+
+    @torch.no_grad()
+    def iw_terms(self, batch: dict, k: int):
+        """k posterior samples per example for the importance-weighted NLL: returns mu, logvar (B, d),
+        z (k, B, d) and log p(x|z) (k, B). One decoder pass per sample keeps memory at a forward's."""
+        mu, logvar = self.encode_batch(batch)
+        mu, logvar = mu.float(), logvar.float()
+        zs, log_px = [], []
+        for _ in range(k):
+            z = self.sample_z(mu, logvar)
+            zs.append(z)
+            log_px.append(-self.reconstruction_batch(batch, z).float())
+        return mu, logvar, torch.stack(zs), torch.stack(log_px)
+
+
+class TextVAE(VAE):
     def __init__(self, vocab_size: int, cfg: TextVAEConfig):
         super().__init__()
         self.cfg = cfg
@@ -91,44 +150,17 @@ class TextVAE(nn.Module):
         h, _ = self.decoder(emb, (torch.tanh(c0), c0))
         return self.out(self.drop(h))
 
-    @staticmethod
-    def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-
     def reconstruction(self, inputs: torch.Tensor, targets: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) per sentence (nats, summed over tokens incl. EOS)."""
         logits = self.decode_logits(inputs, z)
         nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=PAD, reduction="none")
         return nll.view_as(targets).sum(1)
 
-    def forward(self, tokens, lengths, inputs, targets, per_dim: bool = False):
-        """Per-sentence reconstruction NLL (nats, summed over tokens incl. EOS) and KL: (B,), or (B, d)
-        per latent dimension with ``per_dim`` (what :meth:`kl_objective` wants)."""
-        mu, logvar = self.encode(tokens, lengths)
-        rec = self.reconstruction(inputs, targets, self.sample_z(mu, logvar))
-        kl = gaussian_kl_dims(mu.float(), logvar.float())
-        return rec, (kl if per_dim else kl.sum(-1))
+    def encode_batch(self, batch):
+        return self.encode(batch["tokens"], batch["lengths"])
 
-    def kl_objective(self, kl_dims: torch.Tensor) -> torch.Tensor:
-        """The loss's KL term (batch mean) for the configured posterior; free bits clamps per dimension."""
-        return kl_objective(kl_dims, self.cfg.posterior, self.cfg.free_bits)
-
-    @property
-    def kl_floor(self) -> float:
-        return kl_floor(self.cfg)
-
-    @torch.no_grad()
-    def iw_terms(self, tokens, lengths, inputs, targets, k: int):
-        """k posterior samples per sentence for the importance-weighted NLL: returns mu, logvar (B, d),
-        z (k, B, d) and log p(x|z) (k, B). One decoder pass per sample keeps memory at a forward's."""
-        mu, logvar = self.encode(tokens, lengths)
-        mu, logvar = mu.float(), logvar.float()
-        zs, log_px = [], []
-        for _ in range(k):
-            z = self.sample_z(mu, logvar)
-            zs.append(z)
-            log_px.append(-self.reconstruction(inputs, targets, z))
-        return mu, logvar, torch.stack(zs), torch.stack(log_px)
+    def reconstruction_batch(self, batch, z):
+        return self.reconstruction(batch["inputs"], batch["targets"], z)
 
     @torch.no_grad()
     def greedy(self, z: torch.Tensor, max_len: int) -> list[list[int]]:

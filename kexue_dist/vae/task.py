@@ -10,7 +10,7 @@ import torch
 from kexue_dist.data.text import TextSpec, build_text_dataset, load_manifest, split_paths
 from kexue_dist.engine.task import Task, unwrap
 from kexue_dist.vae.metrics import active_units, gather_vector, iw_nll, mutual_information, perplexity, vector_sums
-from kexue_dist.vae.model import BOS, EOS, PAD, TextVAE, TextVAEConfig, gaussian_kl
+from kexue_dist.vae.model import BOS, EOS, PAD, VAE, TextVAE, TextVAEConfig, gaussian_kl
 from kexue_dist.vae.posterior import kl_floor
 
 
@@ -33,7 +33,75 @@ def pad_batch(ids: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
     }
 
 
-class TextVAETask(Task):
+class VAETask(Task):
+    """The loss and evaluation every VAE shares; subclasses add data, model, collate and samples."""
+
+    def beta(self, step: int) -> float:
+        warm = self.model_cfg.kl_warmup_steps
+        return 1.0 if warm == 0 else min(1.0, step / warm)
+
+    def loss(self, engines, batch, step):
+        rec, kl_dims = engines["vae"](batch, per_dim=True)
+        beta = self.beta(step)
+        kl_term = unwrap(engines["vae"]).kl_objective(kl_dims)  # = batch-mean KL except for free bits
+        loss = rec.mean() + beta * kl_term
+        return {"loss": loss, "rec": rec.mean(), "kl": kl_dims.sum(-1).mean(), "kl_term": kl_term.detach(),
+                "beta": torch.tensor(beta)}
+
+    def _autocast(self, device: torch.device):
+        """Eval calls the module directly (several decoder passes), so mirror the engine's bf16 autocast."""
+        if device.type == "cuda" and self.cfg.engine.precision in ("auto", "bf16"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @torch.no_grad()
+    def eval_sums(self, engines, batch):
+        """Per batch: k = model.iw_samples posterior samples per example give the importance-weighted
+        NLL; the first one also gives the single-sample ELBO's reconstruction term (the KL is analytic).
+        MI is estimated against the mixture of this batch's posteriors (weighted by batch size when
+        summed); active units come from per-dimension sums of mu and mu^2 (exact across batches)."""
+        model: VAE = unwrap(engines["vae"])
+        with self._autocast(next(iter(batch.values())).device):
+            mu, logvar, z, log_px = model.iw_terms(batch, self.model_cfg.iw_samples)
+        n = mu.size(0)
+        return {
+            "rec": -log_px[0].sum(),
+            "kl": gaussian_kl(mu, logvar).sum(),
+            "nll_iw": iw_nll(log_px, z, mu, logvar).sum(),
+            "mi": mutual_information(mu, logvar, z) * n,
+            "count": torch.tensor(float(n)),
+            **vector_sums("mu_sum", mu),
+            **vector_sums("mu_sq_sum", mu.pow(2)),
+        }
+
+    def eval_metrics(self, totals):
+        n = totals["count"]
+        return {
+            "rec": totals["rec"] / n,
+            "kl": totals["kl"] / n,
+            "nll_elbo": (totals["rec"] + totals["kl"]) / n,  # an upper bound on NLL
+            "nll_iw": totals["nll_iw"] / n,  # tighter bound: importance-weighted with iw_k samples
+            "iw_k": float(self.model_cfg.iw_samples),
+            "mi": totals["mi"] / n,  # per-batch mixture estimate, at most log(batch size)
+            "au": float(active_units(gather_vector(totals, "mu_sum"), gather_vector(totals, "mu_sq_sum"), n)),
+            "kl_floor": kl_floor(self.model_cfg),  # what the variant guarantees in train mode
+        }
+
+    @torch.no_grad()
+    def samples(self, engines, batch):
+        model = unwrap(engines["vae"])
+        was_training = model.training
+        model.eval()  # BN heads: use running statistics, and never update them from validation data
+        try:
+            return self._samples(model, batch)
+        finally:
+            model.train(was_training)
+
+    def _samples(self, model, batch) -> dict:
+        raise NotImplementedError
+
+
+class TextVAETask(VAETask):
     name = "vae"
     model_config = TextVAEConfig
 
@@ -51,72 +119,15 @@ class TextVAETask(Task):
     def collate(self, batch, device):
         return pad_batch(batch["ids"], device)
 
-    def beta(self, step: int) -> float:
-        warm = self.model_cfg.kl_warmup_steps
-        return 1.0 if warm == 0 else min(1.0, step / warm)
-
-    def loss(self, engines, batch, step):
-        rec, kl_dims = engines["vae"](batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"], per_dim=True)
-        beta = self.beta(step)
-        kl_term = unwrap(engines["vae"]).kl_objective(kl_dims)  # = batch-mean KL except for free bits
-        loss = rec.mean() + beta * kl_term
-        return {"loss": loss, "rec": rec.mean(), "kl": kl_dims.sum(-1).mean(), "kl_term": kl_term.detach(),
-                "beta": torch.tensor(beta)}
-
-    def _autocast(self, device: torch.device):
-        """Eval calls the module directly (several decoder passes), so mirror the engine's bf16 autocast."""
-        if device.type == "cuda" and self.cfg.engine.precision in ("auto", "bf16"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     @torch.no_grad()
     def eval_sums(self, engines, batch):
-        """Per batch: k = model.iw_samples posterior samples per sentence give the importance-weighted
-        NLL; the first one also gives the single-sample ELBO's reconstruction term (the KL is analytic).
-        MI is estimated against the mixture of this batch's posteriors (weighted by batch size when
-        summed); active units come from per-dimension sums of mu and mu^2 (exact across batches)."""
-        model: TextVAE = unwrap(engines["vae"])
-        with self._autocast(batch["inputs"].device):
-            mu, logvar, z, log_px = model.iw_terms(batch["tokens"], batch["lengths"], batch["inputs"], batch["targets"],
-                                                   self.model_cfg.iw_samples)
-        n = mu.size(0)
-        kl = gaussian_kl(mu, logvar)
-        return {
-            "rec": -log_px[0].sum(),
-            "kl": kl.sum(),
-            "nll_iw": iw_nll(log_px, z, mu, logvar).sum(),
-            "mi": mutual_information(mu, logvar, z) * n,
-            "tokens": (batch["targets"] != PAD).sum(),
-            "count": torch.tensor(float(n)),
-            **vector_sums("mu_sum", mu),
-            **vector_sums("mu_sq_sum", mu.pow(2)),
-        }
+        return {**super().eval_sums(engines, batch), "tokens": (batch["targets"] != PAD).sum()}
 
     def eval_metrics(self, totals):
-        n, tokens = totals["count"], totals["tokens"]
-        elbo = (totals["rec"] + totals["kl"]) / n
-        return {
-            "rec": totals["rec"] / n,
-            "kl": totals["kl"] / n,
-            "nll_elbo": elbo,  # an upper bound on NLL
-            "ppl_elbo": perplexity(elbo * n, tokens),
-            "nll_iw": totals["nll_iw"] / n,  # tighter bound: importance-weighted with iw_k samples
-            "ppl_iw": perplexity(totals["nll_iw"], tokens),
-            "iw_k": float(self.model_cfg.iw_samples),
-            "mi": totals["mi"] / n,  # per-batch mixture estimate, at most log(batch size)
-            "au": float(active_units(gather_vector(totals, "mu_sum"), gather_vector(totals, "mu_sq_sum"), n)),
-            "kl_floor": kl_floor(self.model_cfg),  # what the variant guarantees in train mode
-        }
-
-    @torch.no_grad()
-    def samples(self, engines, batch):
-        model: TextVAE = unwrap(engines["vae"])
-        was_training = model.training
-        model.eval()  # BN heads: use running statistics, and never update them from validation data
-        try:
-            return self._samples(model, batch)
-        finally:
-            model.train(was_training)
+        out = super().eval_metrics(totals)
+        out["ppl_elbo"] = perplexity(out["nll_elbo"] * totals["count"], totals["tokens"])
+        out["ppl_iw"] = perplexity(totals["nll_iw"], totals["tokens"])
+        return out
 
     def _samples(self, model: TextVAE, batch):
         vocab = self.data_meta["vocab"]
