@@ -20,6 +20,7 @@ WORKLOAD_CLIS = [
     "kexue_dist.shred.cli",
     "kexue_dist.tune.cli",
     "kexue_dist.results",
+    "kexue_dist.sentiment.cli",
 ]
 
 

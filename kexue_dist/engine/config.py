@@ -36,7 +36,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"  # rmsprop: Keras' (rho 0.9, eps 1e-7)
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # 0 disables clipping
@@ -64,12 +64,23 @@ class EngineConfig:
     seed: int = 0
     # Test hook for fault tolerance: rank 1 dies (os._exit) once at this step; 0 = never.
     die_at_step: int = 0
+    # Early stopping on a validation metric (off unless a metric is named, e.g. "valid/accuracy"): stop
+    # after `early_stop_patience` evaluations without improvement. The best step and value land in the
+    # result's final metrics (early_stop/*); checkpoint at every evaluation and keep > patience of them
+    # to find the best weights among the checkpoints.
+    early_stop_metric: str = ""
+    early_stop_mode: Literal["max", "min"] = "max"
+    early_stop_patience: int = 3
 
     def validate(self, where: str) -> None:
         for name in ("steps", "batch_size", "log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints"):
             _positive(where, name, getattr(self, name))
         if self.zero_stage not in (0, 1, 2, 3):
             raise UserError(f"{where}.zero_stage: must be 0, 1, 2 or 3, got {self.zero_stage}")
+        if self.early_stop_metric:
+            _positive(where, "early_stop_patience", self.early_stop_patience)
+            if not self.early_stop_metric.startswith("valid/"):
+                raise UserError(f"{where}.early_stop_metric: must be a validation metric (valid/...), got {self.early_stop_metric!r}")
 
 
 @dataclass
