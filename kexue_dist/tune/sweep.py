@@ -49,6 +49,9 @@ class SweepConfig:
     max_concurrent: int = 1
     trial_cpus: float = 0.5  # the trial's driver; its Train workers take scaling.cpus_per_worker each
     report: dict[str, str] = field(default_factory=dict)  # results column -> metric name
+    # "module:function" called as fn(sweep, rows, out_dir) after OUT/<name>.json is written (e.g. the
+    # GAN sweep's ranking and sample grids); its return value is ignored.
+    post: str = ""
 
     def validate(self, where: str) -> None:
         if not self.params:
@@ -89,6 +92,34 @@ def validate_trials(sweep: SweepConfig, out_dir: Path) -> list[dict]:
         trial["config"]["run"]["out_dir"] = str(out_dir / "runs")
         trial["config"]["engine"]["checkpoint_every"] = cfg.engine.eval_every  # ASHA sees each eval
     return trials
+
+
+def apply_cli_options(sweep: SweepConfig, seeds: int | None = None, values: dict[str, list] | None = None,
+                      overrides: list[str] = ()) -> SweepConfig:
+    """Command-line shortcuts: ``--seeds N`` (seeds 0..N-1), ``--families a,b`` (the values of the
+    parameter named ``family``; any parameter name works through ``values``), extra ``--set``-style
+    overrides for every trial. Values are validated later, with every trial's config."""
+    if seeds is not None:
+        if seeds < 1:
+            raise UserError(f"--seeds: must be >= 1, got {seeds}")
+        sweep.seeds = list(range(seeds))
+    for name, chosen in (values or {}).items():
+        params = [p for p in sweep.params if p.name == name]
+        if not params:
+            raise UserError(f"--{name}: sweep {sweep.name!r} has no parameter {name!r} (has: {', '.join(p.name for p in sweep.params)})")
+        if not chosen:
+            raise UserError(f"--{name}: needs at least one value")
+        params[0].values = list(chosen)
+    sweep.overrides = list(sweep.overrides) + list(overrides)
+    return sweep
+
+
+def check_gpus(trials: list[dict]) -> None:
+    """A GPU sweep on a Ray without GPUs would wait for placement forever: refuse it up front."""
+    import ray
+
+    if any(t["config"]["scaling"]["gpu"] for t in trials) and ray.cluster_resources().get("GPU", 0) <= 0:
+        raise UserError("scaling.gpu: the sweep asks for GPUs but this Ray cluster has none")
 
 
 def trial_name(trial: dict) -> str:
@@ -152,6 +183,7 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
     from kexue_dist.cluster import ensure_ray
 
     ensure_ray(include_dashboard=True)  # ASHA: a stopped trial's CPUs are released via the State API
+    check_gpus(trials)
     import ray.tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -194,4 +226,9 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
     summary = {"sweep": asdict(sweep), "seconds": time.perf_counter() - start, "trials": rows}
     (out_dir / f"{sweep.name}.json").write_text(json.dumps(rows, indent=1))
     (out_dir / f"{sweep.name}.summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    if sweep.post:
+        import importlib
+
+        module, func = sweep.post.split(":")
+        getattr(importlib.import_module(module), func)(sweep, rows, out_dir)
     return rows
