@@ -21,6 +21,7 @@ WORKLOAD_CLIS = [
     "kexue_dist.tune.cli",
     "kexue_dist.results",
     "kexue_dist.sentiment.cli",
+    "kexue_dist.gan.cli",
 ]
 
 

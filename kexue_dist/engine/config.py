@@ -42,6 +42,7 @@ class OptimConfig:
     grad_clip: float = 5.0  # 0 disables clipping
     warmup_steps: int = 0
     schedule: Literal["constant", "cosine"] = "constant"
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam/AdamW (GANs: [0.5, 0.999])
 
     def validate(self, where: str) -> None:
         _positive(where, "lr", self.lr)
@@ -88,11 +89,14 @@ class ScalingConfig:
     workers: int = 1
     gpu: bool = False
     cpus_per_worker: float = 0.0  # 0 = share this machine's cores evenly (torch threads follow)
+    gpus_per_worker: float = 1.0  # with gpu: a fraction packs several small trials onto one GPU
 
     def validate(self, where: str) -> None:
         if self.workers < 1:
             raise UserError(f"{where}.workers: must be >= 1, got {self.workers}")
         _positive(where, "cpus_per_worker", self.cpus_per_worker, allow_zero=True)
+        if not 0 < self.gpus_per_worker <= 1:
+            raise UserError(f"{where}.gpus_per_worker: must be in (0, 1], got {self.gpus_per_worker}")
 
     def cpus(self) -> float:
         if self.cpus_per_worker:

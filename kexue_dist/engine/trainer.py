@@ -92,7 +92,10 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True, cal
     if cfg.scaling.gpu:
         import torch
 
-        if not torch.cuda.is_available() and not os.environ.get("RAY_ADDRESS"):
+        import ray
+
+        # Inside a Ray task (a Tune trial) CUDA is hidden from this process but the workers get GPUs.
+        if not torch.cuda.is_available() and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
             raise UserError("--gpu: no CUDA device on this machine and no RAY_ADDRESS cluster to send the job to")
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,7 @@ def fit(cfg: TrainConfig, resume: str | None = None, quiet_ray: bool = True, cal
         datasets = {split: ds.materialize() for split, ds in datasets.items()}
     resources = {"CPU": cfg.scaling.cpus()}
     if cfg.scaling.gpu:
-        resources["GPU"] = 1
+        resources["GPU"] = cfg.scaling.gpus_per_worker
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={
