@@ -76,7 +76,7 @@ def test_samples_use_running_stats_and_restore_train_mode():
 
 @pytest.mark.parametrize(
     "preset, posterior",
-    [("vae", "bn_su_tau"), ("vae_smoke", "bn_su_tau"), ("vae_gpu", "bn_su_tau"), ("bn_vae_demo", "bn_su_tau"),
+    [("vae", "bn_su_tau"), ("vae_smoke", "bn_su_tau"), ("vae_gpu", "bn_su_tau"), ("bn_vae_results", "vanilla"), ("image_vae", "bn_su_tau"),
      ("demo_vae", "vanilla"), ("bench_engine", "vanilla")],
 )
 def test_presets(preset, posterior):

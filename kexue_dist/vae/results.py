@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -58,33 +60,33 @@ def summarise(finals: list[dict], keys: dict[str, str], variant: str) -> dict:
 
 
 def run(args) -> Path:
-    from kexue_dist.engine.trainer import fit
+    from kexue_dist.results import fit_all
 
     fits = plan(args)
     out = Path(args.out).resolve()
     plots = out / "bn_vae"
     plots.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results = fit_all([cfg for *_, cfg in fits], args.parallel, label=lambda cfg: cfg.run.name)
     finals: dict[tuple[str, str], list[dict]] = {}
     histories: dict[tuple[str, str], list[dict]] = {}
-    grids: dict[str, str] = {}
-    started = time.perf_counter()
-    for i, (dataset, variant, seed, cfg) in enumerate(fits, 1):
-        elapsed = time.perf_counter() - started
-        eta = f", about {elapsed / (i - 1) * (len(fits) - i + 1) / 60:.0f} min left" if i > 1 else ""
-        print(f"[kexue-dist results] fit {i}/{len(fits)}: {dataset} {variant} seed {seed}{eta}", flush=True)
-        res = fit(cfg)
+    seconds = []
+    for (dataset, variant, seed, _), res in zip(fits, results):
         finals.setdefault((dataset, variant), []).append(res.final)
+        seconds.append(res.seconds)
         if seed == 0:
             histories[(dataset, variant)] = res.history
-            grid = res.run_dir / "samples" / "prior_samples_last.png"
-            if grid.is_file():
-                grids[variant] = str(grid)
+            for name in ("prior_samples", "reconstructions"):  # keep the grids beside the JSON, not only in runs/
+                grid = res.run_dir / "samples" / f"{name}_last.png"
+                if grid.is_file():
+                    shutil.copy(grid, plots / f"{dataset}_{variant}_{name}.png")
     text = {c: {v: summarise(finals[(c, v)], TEXT_KEYS, v) for v in VARIANTS} for c in CORPORA}
     images = {v: summarise(finals[("fashion_mnist", v)], IMAGE_KEYS, v) for v in VARIANTS}
-    meta = {"budget": args.budget, "seeds": args.seeds or 1, "minutes": round((time.perf_counter() - started) / 60, 1),
-            "machine": f"{os.cpu_count()} CPUs" if args.budget == "cpu" else "GPU", "split": "valid"}
+    meta = {"budget": args.budget, "seeds": args.seeds or 1, "parallel": args.parallel, "split": "valid",
+            "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+            "fit_minutes": [round(s / 60, 2) for s in seconds], "host": platform.node(), "host_cpus": os.cpu_count()}
     path = _write_json(out / "bn_vae.json", text)
-    _write_json(out / "bn_vae_fashion.json", {"fashion_mnist": images, "grids": grids, "meta": meta})
+    _write_json(out / "bn_vae_fashion.json", {"fashion_mnist": images, "meta": meta})
     _write_json(out / "bn_vae_meta.json", meta)
     for dataset in (*CORPORA, "fashion_mnist"):
         merged = [{"step": r["step"], **{f"{v}:{k}": x for k, x in r.items() if k != "step"}}
