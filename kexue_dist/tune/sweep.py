@@ -164,6 +164,37 @@ def tune_was_interrupted(handler_before_fit) -> bool:
     return catching and handler_after is handler_before_fit
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sweep_ray():
+    """A local Ray with its dashboard on, the State API's address pinned for every Ray process.
+
+    ASHA: a stopped trial's Train workers are released by Train's placement-group cleaner, which finds
+    the State API by auto-detection. With another local Ray on the machine (a second sweep, a test
+    session, another user) that detection fails ("Found multiple active Ray instances"), the cleaner
+    dies, the stopped trial keeps its CPUs and the next trial waits forever. RAY_API_SERVER_ADDRESS,
+    set before Ray starts, is inherited by the raylet and every worker, so the cleaner asks our
+    dashboard. Attaching to a cluster (RAY_ADDRESS) or an already started Ray is left as it is."""
+    import ray
+
+    from kexue_dist.cluster import ensure_ray, quiet_ray_env
+
+    if ray.is_initialized() or os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_API_SERVER_ADDRESS"):
+        return ensure_ray(include_dashboard=True)
+    quiet_ray_env()
+    port = _free_port()
+    os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
+    ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port,
+             log_to_driver=True, configure_logging=False)
+    return ray
+
+
 class SweepInterrupted(Exception):
     """Tune stopped before every trial ended (Ctrl-C): its state is saved for ``--resume``."""
 
@@ -180,9 +211,7 @@ def run_sweep(sweep: SweepConfig, out_dir: Path, resume: bool = False) -> list[d
     if not resume and experiment.exists():
         raise UserError(f"{experiment} exists: pass --resume to continue it, or choose another --out")
 
-    from kexue_dist.cluster import ensure_ray
-
-    ensure_ray(include_dashboard=True)  # ASHA: a stopped trial's CPUs are released via the State API
+    start_sweep_ray()
     check_gpus(trials)
     import ray.tune
     from ray.tune.schedulers import ASHAScheduler
