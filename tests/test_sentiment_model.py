@@ -77,7 +77,9 @@ def test_task_loss_eval_and_samples(overrides):
 
 def test_presets_and_validation():
     cpu, gpu = load_train_config("sentiment"), load_train_config("sentiment_gpu")
-    assert (cpu.model.hidden, cpu.model.emb, cpu.model.dropout, cpu.engine.batch_size) == (128, 256, 0.5, 128)
+    assert (cpu.model.hidden, cpu.model.emb, cpu.model.dropout) == (128, 256, 0.5)
+    assert cpu.engine.batch_size * cpu.scaling.workers == gpu.engine.batch_size * gpu.scaling.workers == 128  # Su's batch
+    assert (cpu.model.read, gpu.model.read) == ("last_token", "final")
     assert (cpu.data.max_len, cpu.data.min_count, cpu.engine.early_stop_metric) == (200, 20, "valid/accuracy")
     assert cpu.engine.keep_checkpoints > cpu.engine.early_stop_patience and cpu.engine.checkpoint_every == cpu.engine.eval_every
     assert gpu.scaling.gpu and gpu.engine.steps == 2850 and not gpu.engine.early_stop_metric

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 import torch
 
 from kexue_dist.errors import UserError
-from kexue_dist.report import md_table
 
 # name -> (description, overrides on the preset, Su's test accuracy)
 VARIANTS: dict[str, tuple[str, list[str], float | None]] = {
@@ -160,9 +159,11 @@ def run(args: argparse.Namespace) -> Path:
     details["dataset"] = {"rows": meta["rows"], "dataset": meta["dataset"]}
     _write_json(base / "details.json", details)
     # the predict bundle: the char CNN seed with the best VALIDATION accuracy (never chosen on test)
-    chosen = max((r for r in details["runs"] if r["model"] == PREDICT_MODEL), key=lambda r: (r["valid_accuracy"], -r["seed"]))
-    export_run(Path(chosen["run_dir"]), base / "weights", PREDICT_MODEL,
-               {"test_accuracy": chosen["test_accuracy"], "produced_by": f"kexue-dist results sentiment --budget {args.budget}"})
+    candidates = [r for r in details["runs"] if r["model"] == PREDICT_MODEL]
+    if candidates:
+        chosen = max(candidates, key=lambda r: (r["valid_accuracy"], -r["seed"]))
+        export_run(Path(chosen["run_dir"]), base / "weights", PREDICT_MODEL,
+                   {"test_accuracy": chosen["test_accuracy"], "produced_by": f"kexue-dist results sentiment --budget {args.budget}"})
     print(markdown_table(summary, details["runs"]))
     print(f"[kexue-dist results] {len(details['runs'])} fits in {details['seconds'] / 60:.1f} min; predict bundle in {base / 'weights'}")
     path = out / "sentiment.json"
@@ -194,6 +195,12 @@ def markdown_table(summary: dict, runs: list[dict]) -> str:
         ])
     return md_table(["model", "input -> network", "test acc % (mean ± std)", "seeds", "valid acc %",
                      "best / trained epochs", "fit s", "Su's test acc %"], rows)
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    """kexue_dist.report's table without its matplotlib import (GPU images may lack it)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in rows])
 
 
 def _write_json(path: Path, data: dict) -> None:
