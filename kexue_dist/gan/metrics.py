@@ -76,7 +76,7 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 
     def radii(x):
         dist = _pairwise(x, x)
-        return np.sort(dist, axis=1)[:, k]  # column 0 is the point itself
+        return np.partition(dist, k, axis=1)[:, k]  # the k-th smallest; index 0 is the point itself
 
     r_real, r_fake = radii(real), radii(fake)
     precision = float((_pairwise(fake, real) <= r_real[None, :]).any(1).mean())
