@@ -23,6 +23,8 @@ missing = [m for m in need if importlib.util.find_spec(m) is None]
 if missing:
     sys.exit(f"missing Python packages: {', '.join(missing)} (carry their wheels; PIL = pillow)")
 PY
+# the validation reference features (once, here, rather than in 16 trials at the same time)
+python3 -c "from kexue_dist.data.images import fashion_mnist_dataset as d; from kexue_dist.gan.metrics import reference_stats as r; print(r(d()))" || exit 4
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 5 > "$out/gpu_util.csv" 2>/dev/null &
 smi=$!
