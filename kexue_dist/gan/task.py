@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -88,7 +89,7 @@ class GANTask(Task):
         directory = fashion_mnist_dataset(cfg.data)
         manifest = load_manifest(directory)
         classifier = cfg.model.classifier or str(CLASSIFIER)
-        info = classifier_info(__import__("pathlib").Path(classifier).with_suffix(".json"))
+        info = classifier_info(Path(classifier).with_suffix(".json"))
         reference = reference_stats(directory, "valid", classifier)
         splits = {s: str(directory / manifest["files"][s]["file"]) for s in ("train", "valid")}
         return splits, {"dataset": str(directory), "reference": str(reference), "classifier": classifier,
