@@ -44,7 +44,7 @@ def test_train_bad_input(tmp_path, extra, message):
 
 def test_unknown_model(tmp_path):
     proc = run_cli(["train", "transformer"], tmp_path)
-    assert proc.returncode == 2 and "unknown model 'transformer' (known: vae)" in proc.stderr
+    assert proc.returncode == 2 and "unknown model 'transformer' (known: " in proc.stderr
 
 
 def test_usage_errors_are_one_line(tmp_path):

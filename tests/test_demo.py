@@ -19,9 +19,9 @@ def test_demo_quick_writes_report(tmp_path):
                           capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (out / "report.md").read_text()
-    for needle in ("Text VAE", "plots/vae_kl.png", "attachment5", "shred/attachment3/restored.png", "Timings"):
+    for needle in ("BN-VAE", "plots/vae_kl.png", "attachment5", "shred/attachment3/restored.png", "Timings"):
         assert needle in report
-    assert (out / "plots" / "vae_loss.png").stat().st_size > 5000
+    assert (out / "plots" / "vae_nll.png").stat().st_size > 5000
     assert "plots/vae_mi.png" in report and "bn_su_tau" in report
     for variant in ("vanilla", "bn_su_tau"):
         assert list((out / "vae" / variant / "wandb").glob("offline-run-*"))
