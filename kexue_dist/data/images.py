@@ -115,6 +115,13 @@ def _idx_file(stem: str) -> Path:
     return gz if gz.is_file() or not (FASHION_DIR / stem).is_file() else FASHION_DIR / stem
 
 
+def fashion_mnist_splits(cfg: ImageDataConfig) -> tuple[dict[str, str], Path, dict]:
+    """What image tasks' ``prepare_data`` needs: ({split: parquet path}, dataset directory, manifest)."""
+    directory = fashion_mnist_dataset(cfg)
+    manifest = load_manifest(directory)
+    return {split: str(directory / entry["file"]) for split, entry in manifest["files"].items()}, directory, manifest
+
+
 def load_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """A whole split in memory: (uint8 N x 28 x 28, int64 labels). For metrics and tests, not training."""
     manifest = load_manifest(directory, verify=False)

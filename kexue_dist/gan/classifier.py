@@ -40,12 +40,10 @@ class ClassifierTask(Task):
 
     @classmethod
     def prepare_data(cls, cfg):
-        from kexue_dist.data.cache import load_manifest
-        from kexue_dist.data.images import fashion_mnist_dataset
+        from kexue_dist.data.images import fashion_mnist_splits
 
-        directory = fashion_mnist_dataset(cfg.data)
-        manifest = load_manifest(directory)
-        return {s: str(directory / manifest["files"][s]["file"]) for s in ("train", "valid")}, {"dataset": str(directory)}
+        splits, directory, _ = fashion_mnist_splits(cfg.data)
+        return splits, {"dataset": str(directory)}
 
     def build_models(self):
         from kexue_dist.gan.models import FMNISTClassifier

@@ -82,16 +82,13 @@ class GANTask(Task):
     # -- driver side ------------------------------------------------------------------------------
     @classmethod
     def prepare_data(cls, cfg):
-        from kexue_dist.data.cache import load_manifest
-        from kexue_dist.data.images import fashion_mnist_dataset
+        from kexue_dist.data.images import fashion_mnist_splits
         from kexue_dist.gan.metrics import CLASSIFIER, classifier_info, reference_stats
 
-        directory = fashion_mnist_dataset(cfg.data)
-        manifest = load_manifest(directory)
+        splits, directory, _ = fashion_mnist_splits(cfg.data)
         classifier = cfg.model.classifier or str(CLASSIFIER)
         info = classifier_info(Path(classifier).with_suffix(".json"))
         reference = reference_stats(directory, "valid", classifier)
-        splits = {s: str(directory / manifest["files"][s]["file"]) for s in ("train", "valid")}
         return splits, {"dataset": str(directory), "reference": str(reference), "classifier": classifier,
                         "classifier_sha256": info["sha256"], "classifier_test_accuracy": info["test_accuracy"]}
 

@@ -15,8 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from kexue_dist.data.images import ImageDataConfig, fashion_mnist_dataset, images_to_tensor
-from kexue_dist.data.text import load_manifest, split_paths
+from kexue_dist.data.images import ImageDataConfig, fashion_mnist_splits, images_to_tensor
 from kexue_dist.errors import UserError
 from kexue_dist.report import image_grid
 from kexue_dist.vae.model import VAE, PosteriorConfig
@@ -83,9 +82,8 @@ class ImageVAETask(VAETask):
 
     @classmethod
     def prepare_data(cls, cfg):
-        directory = fashion_mnist_dataset(cfg.data)
-        manifest = load_manifest(directory)
-        return split_paths(directory, manifest), {"rows": manifest["rows"], "dataset": str(directory)}
+        splits, directory, manifest = fashion_mnist_splits(cfg.data)
+        return splits, {"rows": manifest["rows"], "dataset": str(directory)}
 
     def build_models(self):
         return {"vae": ImageVAE(self.model_cfg)}
