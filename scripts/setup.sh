@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) setup: Debian packages from debian-packages.txt, a venv in .venv with the
-# CPU build of torch 2.13.0, then this project with every pin from pyproject.toml.
+# CPU build of torch 2.13.0, then this project with every pin from pyproject.toml (extras test and
+# ocr-bench: the RapidOCR peer of benchmarks/ocr_vs_peers.py).
 # Env: KX_VENV (default .venv), KX_SKIP_APT=1 to skip apt (e.g. no root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,6 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
   echo "[setup] pip install (torch 2.13.0 CPU first, then the pinned project)"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q "torch==2.13.0"
-  "$venv/bin/python" -m pip install -q -e ".[test]"
+  "$venv/bin/python" -m pip install -q -e ".[test,ocr-bench]"
   touch "$stamp"
 fi
