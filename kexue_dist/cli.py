@@ -22,6 +22,7 @@ WORKLOAD_CLIS = [
     "kexue_dist.results",
     "kexue_dist.sentiment.cli",
     "kexue_dist.gan.cli",
+    "kexue_dist.ocr.cli",
 ]
 
 

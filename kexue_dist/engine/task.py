@@ -22,6 +22,7 @@ TASKS = {
     "image_vae": "kexue_dist.vae.image:ImageVAETask",
     "gan": "kexue_dist.gan.task:GANTask",
     "gan_classifier": "kexue_dist.gan.classifier:ClassifierTask",
+    "ocr": "kexue_dist.ocr.task:OCRTask",
 }
 
 
