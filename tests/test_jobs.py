@@ -55,7 +55,7 @@ def ray_head(tmp_path):
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` takes its processes down with it
         try:
-            head.wait(60)
+            head.wait(10)  # a graceful stop can take 30 s+; the group is ours alone, so SIGKILL after 10
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
         shutil.rmtree(temp_dir, ignore_errors=True)

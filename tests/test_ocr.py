@@ -108,9 +108,10 @@ def test_lines_found_where_the_renderer_put_them():
 
 def test_candidates_cover_every_segment_and_stay_narrow():
     segs = [(0, 5), (7, 12), (14, 30), (33, 60), (61, 64)]
-    cands = page.candidates(segs, 24)
+    cands = page.candidates(segs, 24, pitch=22)
     assert {(i, i + 1) for i in range(len(segs))} <= set(cands)
-    assert all(segs[j - 1][1] - segs[i][0] <= page.MAX_CELL * 24 or j == i + 1 for i, j in cands)
+    assert all(segs[j - 1][1] - segs[i][0] <= 1.15 * 22 or j == i + 1 for i, j in cands)
+    assert (0, 2) in cands and (0, 3) not in cands and (2, 4) not in cands
 
 
 @pytest.fixture(scope="module")
@@ -133,22 +134,25 @@ def test_reader_reads_an_unseen_font_page(reader):
         assert np.abs(np.array(got["box"]) - np.array(box)).max() <= 2
 
 
-def test_cli_read_json_and_bad_inputs(tmp_path):
+def test_cli_read_json_and_bad_inputs(tmp_path, capsys):
+    """One real `kexue-dist ocr read --json` subprocess; the text mode and bad inputs through main() in-process."""
     from PIL import Image
+
+    from kexue_dist.cli import main
 
     lines = page_lines("test", 2, 10, seed=5)
     img, _ = render_page(lines, fonts.faces(fonts.HELD_OUT)[0], 32, seed=5)
     Image.fromarray(img).save(tmp_path / "page.png")
-    cmd = [sys.executable, "-m", "kexue_dist", "ocr", "read"]
-    proc = subprocess.run([*cmd, str(tmp_path / "page.png"), "--json"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "kexue_dist", "ocr", "read", str(tmp_path / "page.png"), "--json"],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["text"] == "\n".join(line["text"] for line in out["lines"]) and len(out["lines"]) == 2
     for line in out["lines"]:
         x0, y0, x1, y1 = line["box"]
         assert all(isinstance(v, int) for v in line["box"]) and 0 <= x0 < x1 <= img.shape[1] and 0 <= y0 < y1 <= img.shape[0]
-    plain = subprocess.run([*cmd, str(tmp_path / "page.png")], capture_output=True, text=True, timeout=120)
-    assert plain.stdout.strip() == out["text"]
+    assert main(["ocr", "read", str(tmp_path / "page.png")]) == 0
+    assert capsys.readouterr().out.strip() == out["text"]
 
     (tmp_path / "notes.png").write_text("not an image")
     (tmp_path / "empty.png").write_bytes(b"")
@@ -156,7 +160,7 @@ def test_cli_read_json_and_bad_inputs(tmp_path):
     Image.new("1", (8000, 5001), 1).save(tmp_path / "huge.png")  # 40.008 megapixels, 1-bit so the file is small
     for name, says in [("notes.png", "not a readable image"), ("empty.png", "empty file"), ("blank.png", "empty image"),
                        ("huge.png", "megapixels"), ("missing.png", "no such file")]:
-        proc = subprocess.run([*cmd, str(tmp_path / name)], capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 2, (name, proc.stderr)
-        assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (name, proc.stderr)
-        assert proc.stdout == ""
+        assert main(["ocr", "read", str(tmp_path / name)]) == 2, name
+        captured = capsys.readouterr()
+        assert says in captured.err and len(captured.err.strip().splitlines()) == 1, (name, captured.err)
+        assert captured.out == ""
