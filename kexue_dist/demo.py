@@ -1,7 +1,9 @@
 """`kexue-dist demo`: every workload once, end to end, on a local Ray, into one Markdown report.
 
 Each workload contributes a section function ``(report, out_dir, args) -> None``; the demo runs them in
-order on one Ray instance and writes ``OUT/report.md`` with PNG plots beside the W&B offline runs.
+order (vae, gan, sentiment, shred) on one Ray instance and writes ``OUT/report.md`` with PNG plots
+(``OUT/plots/``) beside the W&B offline runs. Sections import their workload lazily, so this module (and
+the CLI) stays cheap to import.
 """
 
 from __future__ import annotations
@@ -79,6 +81,20 @@ def _wandb_dir(run_dir: Path) -> str:
     return str(found[-1]) if found else "(W&B disabled)"
 
 
+def gan_section(report: Report, out: Path, args: argparse.Namespace) -> None:
+    """GAN loss families: three short DCGAN fits (gan, least squares, WGAN-GP), grids and scores."""
+    from kexue_dist.gan.demo import demo_section
+
+    demo_section(report, out, args)
+
+
+def sentiment_section(report: Report, out: Path, args: argparse.Namespace) -> None:
+    """Chinese review sentiment: Su's three LSTMs, one seed each, then the committed predict bundle."""
+    from kexue_dist.sentiment.demo import demo_section
+
+    demo_section(report, out, args)
+
+
 def shred_section(report: Report, out: Path, args: argparse.Namespace) -> None:
     from kexue_dist.shred import io as shred_io
     from kexue_dist.shred.restore import format_table, restore_pieces, write_outputs
@@ -106,7 +122,22 @@ def shred_section(report: Report, out: Path, args: argparse.Namespace) -> None:
         report.text("```\n" + format_table(result) + "\n```")
 
 
-SECTIONS = {"vae": vae_section, "shred": shred_section}
+SECTIONS = {"vae": vae_section, "gan": gan_section, "sentiment": sentiment_section, "shred": shred_section}
+
+
+def validate_sections(sections: list[str], out: Path, args: argparse.Namespace) -> None:
+    """Every training section's configs (and the VAE's --set overrides), before anything starts."""
+    if "vae" in sections:
+        vae_configs(out, args)
+    if "gan" in sections:
+        from kexue_dist.data.images import fashion_mnist_dataset
+        from kexue_dist.gan.demo import demo_configs
+
+        fashion_mnist_dataset(next(iter(demo_configs(out, args).values())).data)  # exit 2 without the IDX files
+    if "sentiment" in sections:
+        from kexue_dist.sentiment.demo import demo_configs
+
+        demo_configs(out, args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -116,7 +147,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few steps per section (a smoke check, not results)")
     p.add_argument("--shred-data", default=DEFAULT_SHRED_DATA, help="folder with attachment1..5 of CUMCM 2013 B")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override the VAE config (e.g. engine.steps=200)")
+                   help="override the VAE configs (e.g. engine.steps=200); the other sections have fixed settings")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,8 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if "shred" in sections and not Path(args.shred_data, "attachment1").is_dir():
         raise UserError(f"--shred-data: {args.shred_data} has no attachment1..5 folders")
     out = Path(args.out).resolve()
-    if "vae" in sections:  # validate the configs (and overrides) before anything starts
-        vae_configs(out, args)
+    validate_sections(sections, out, args)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out / "report.md", "kexue_dist demo")
     report.text(f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `kexue-dist demo`{' --quick' if args.quick else ''}.")

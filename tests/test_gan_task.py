@@ -155,18 +155,3 @@ def test_gan_loss_sweep_ranks_families_and_asha_stops(tmp_path):
     assert any(r["stopped_early"] for r in rows), rows  # sequential trials: ASHA stops at least one
     for r in rows:
         assert list((out / "runs" / f"family={r['value']}-seed0" / "wandb").glob("offline-run-*"))
-
-
-@pytest.mark.slow
-def test_demo_section_quick(ray_local, tmp_path):
-    """The demo's GAN section (three short DCGAN fits) writes a table and one grid per family."""
-    import argparse
-
-    from kexue_dist.gan.demo import DEMO_FAMILIES, demo_section
-    from kexue_dist.report import Report
-
-    report = Report(tmp_path / "report.md", "demo")
-    demo_section(report, tmp_path, argparse.Namespace(quick=True, workers=None))
-    text = report.write().read_text()
-    assert "GAN loss families" in text and all(f"| {family} |" in text for family in DEMO_FAMILIES)
-    assert all((tmp_path / "plots" / f"gan_{family}.png").is_file() for family in DEMO_FAMILIES)

@@ -14,17 +14,26 @@ DEMO_STEPS = {False: ["engine.steps=144", "engine.eval_every=48", "engine.checkp
                      "engine.eval_batches=4"]}
 EXAMPLES = ["这家酒店很干净，服务也热情", "房间又小又吵，空调还是坏的", "这本书写得一般，不推荐", "电脑运行很快，性价比高"]
 COMMITTED = Path(__file__).resolve().parent.parent.parent / "results" / "sentiment.json"
+DEMO_VARIANTS = ("char_onehot", "char_embedding", "word_embedding")
+
+
+def demo_configs(out: Path, args: argparse.Namespace) -> dict:
+    """{variant: validated TrainConfig} for the section's fits (the demo checks them before anything starts)."""
+    from kexue_dist.sentiment.results import variant_config
+
+    steps = DEMO_STEPS[bool(getattr(args, "quick", False))]
+    return {name: variant_config(name, "cpu", 0, Path(out) / "sentiment", name, steps, getattr(args, "workers", None))
+            for name in DEMO_VARIANTS}
 
 
 def demo_section(report: Report, out: Path, args: argparse.Namespace) -> None:
     from kexue_dist.engine.trainer import fit
-    from kexue_dist.sentiment.results import VARIANTS, best_checkpoint, load_run_model, split_accuracy, variant_config
+    from kexue_dist.sentiment.results import VARIANTS, best_checkpoint, load_run_model, split_accuracy
     from kexue_dist.sentiment.task import SentimentTask
 
     quick = bool(getattr(args, "quick", False))
     runs = {}
-    for name in ("char_onehot", "char_embedding", "word_embedding"):
-        cfg = variant_config(name, "cpu", 0, out / "sentiment", name, DEMO_STEPS[quick], getattr(args, "workers", None))
+    for name, cfg in demo_configs(out, args).items():
         res = fit(cfg)
         _, meta = SentimentTask.prepare_data(cfg)
         model, _ = load_run_model(cfg, meta["vocab"], best_checkpoint(res))
