@@ -122,7 +122,16 @@ def shred_section(report: Report, out: Path, args: argparse.Namespace) -> None:
         report.text("```\n" + format_table(result) + "\n```")
 
 
-SECTIONS = {"vae": vae_section, "gan": gan_section, "sentiment": sentiment_section, "shred": shred_section}
+def ocr_section(report: Report, out: Path, args: argparse.Namespace) -> None:
+    """OCR: an unseen-font, unseen-text page read with the committed weights (image, text, CER); after
+    the shred section, the restored contest page read end to end."""
+    from kexue_dist.ocr.demo import demo_section
+
+    demo_section(report, out, args)
+
+
+SECTIONS = {"vae": vae_section, "gan": gan_section, "sentiment": sentiment_section, "shred": shred_section,
+            "ocr": ocr_section}
 
 
 def validate_sections(sections: list[str], out: Path, args: argparse.Namespace) -> None:

@@ -40,7 +40,13 @@ def test_demo_quick_writes_report(tmp_path):
         assert list((out / "sentiment" / model / "wandb").glob("offline-run-*"))
     assert "| char_cnn |" in report  # the committed results/sentiment.json table
     assert "predict bundle unavailable" not in report and "这家酒店很干净，服务也热情 |" in report
-    order = [report.index(s) for s in ("BN-VAE", "GAN loss families", "Chinese review sentiment", "attachment5")]
+    # OCR section (kexue_dist/ocr/demo.py): the page image, truth vs read, CER; the restored contest page read
+    assert "reading a printed Chinese page" in report and (out / "ocr" / "page.png").stat().st_size > 5000
+    cer = float(report.split("Character error rate **")[1].split("**")[0])
+    assert cer < 0.05, cer
+    assert "attachment 1 page, as restored by the shred section" in report
+    order = [report.index(s) for s in ("BN-VAE", "GAN loss families", "Chinese review sentiment", "attachment5",
+                                       "reading a printed Chinese page")]
     assert order == sorted(order)
 
 

@@ -55,9 +55,9 @@ def demo_section(report: Report, out: Path, args: argparse.Namespace) -> None:
     report.table(["line", "truth", "read"], [[k + 1, ref, got["text"]] for k, (ref, got) in enumerate(zip(lines, result["lines"]))])
     report.text(f"Character error rate **{score:.4f}**, read in {seconds:.2f} s on this machine. "
                 "The measured comparison with RapidOCR and Tesseract is in the README (benchmarks/ocr_vs_peers.py).")
-    restored = out / "shred" / "attachment3" / "restored.png"
+    restored = out / "shred" / "attachment1" / "restored.png"
     if restored.is_file():
         text = reader.read(Image.open(restored))["text"]
-        report.text("The CUMCM 2013 attachment 3 page, as restored by the shred section above, read end to end "
+        report.text("The CUMCM 2013 attachment 1 page, as restored by the shred section above, read end to end "
                     "(no ground truth: judge by eye against the image there):")
         report.text("```\n" + text + "\n```")
