@@ -2,7 +2,7 @@
 # GPU run of the GAN loss-family sweep (issue 4): all 16 families x 1 seed on the full-width DCGAN
 # (configs/sweep_gan_loss_full.yaml: width 64, 3,000 steps of batch 128, 5,120 samples per evaluation),
 # 16 trials at once on ONE GPU (1/16 of it and 0.5 + 0.25 logical CPUs each), ASHA on the validation FD.
-# Expected: about 5 minutes on one H100 with 16 CPUs (untested there; see docs/README_gan.md).
+# Expected: about 5 minutes on one H100 with 16 CPUs (untested there; see the "GAN loss families" section of README.md).
 #
 #   KEXUE_DIST_CACHE=/path/to/cache benchmarks/gpu_gan.sh OUT_DIR [--families a,b] [--seeds N] [--set ...]
 #

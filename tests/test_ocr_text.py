@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kexue_dist.errors import UserError
 from kexue_dist.ocr import corpus, fonts, metrics, pages, peers
-from kexue_dist.ocr.charset import charset, gb2312_level1, in_charset, normalise_text
+from kexue_dist.ocr.charset import gb2312_level1, in_charset, normalise_text
 
 ROOT = Path(__file__).resolve().parents[1]
 HANZI = gb2312_level1()[:200]

@@ -10,8 +10,10 @@ both then go through the same pad-to-square and resize. Vertical position surviv
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from kexue_dist.ocr.fonts import Face
 
@@ -45,21 +47,12 @@ def salt_and_pepper(img: np.ndarray, rate: float, rng: np.random.Generator) -> n
     return out
 
 
+@lru_cache(maxsize=1024)
 def em_box(face: Face, size: int) -> tuple[int, int]:
-    """The vertical ink extent (top, bottom) of a full-height hanzi at the origin: the line box of a line of
-    Chinese text in this face. Measured from 国 (its frame fills the em square)."""
-    return _em_box(face, size)
-
-
-_EM_CACHE: dict = {}
-
-
-def _em_box(face: Face, size: int) -> tuple[int, int]:
-    key = (face, size)
-    if key not in _EM_CACHE:
-        left, top, right, bottom = face.load(size).getbbox("国")
-        _EM_CACHE[key] = (top, bottom)
-    return _EM_CACHE[key]
+    """The vertical extent (top, bottom) of a full-height hanzi drawn at the origin: the line box of a line
+    of Chinese text in this face. Measured from 国 (its frame fills the em square)."""
+    _, top, _, bottom = face.load(size).getbbox("国")
+    return top, bottom
 
 
 def render_cell(char: str, face: Face, size: int, rng: np.random.Generator | None = None, *,
@@ -73,8 +66,6 @@ def render_cell(char: str, face: Face, size: int, rng: np.random.Generator | Non
     top, bottom = em_box(face, size)
     pad = size // 2 + 2
     canvas = Image.new("L", (size * 2 + 2 * pad, size * 2 + 2 * pad), 255)
-    from PIL import ImageDraw
-
     ImageDraw.Draw(canvas).text((pad, pad), char, font=font, fill=0)
     if augment:
         angle, shear = rng.uniform(-3, 3), rng.uniform(-0.08, 0.08)

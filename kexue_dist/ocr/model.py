@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -11,6 +12,7 @@ from kexue_dist.errors import UserError
 from kexue_dist.ocr.charset import charset
 
 ARCHS = ("su_cnn", "convnet")
+WEIGHTS = Path(__file__).resolve().parent / "weights"  # committed <arch>.pt + .json, written by `ocr train`
 
 
 @dataclass

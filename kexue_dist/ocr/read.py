@@ -18,9 +18,8 @@ from kexue_dist.ocr import page
 from kexue_dist.ocr.charset import charset
 from kexue_dist.ocr.decode import viterbi
 from kexue_dist.ocr.glyphs import normalise_cell
-from kexue_dist.ocr.model import OCRModelConfig, build_model
+from kexue_dist.ocr.model import WEIGHTS, OCRModelConfig, build_model
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "convnet"
 MAX_PIXELS = 40_000_000
 # decoder weights, tuned on validation pages rendered from the corpus's "valid" split with training fonts

@@ -20,9 +20,8 @@ from kexue_dist.engine.task import Task, unwrap
 from kexue_dist.errors import UserError
 from kexue_dist.ocr.charset import charset
 from kexue_dist.ocr.dataset import OCRDataConfig
-from kexue_dist.ocr.model import OCRModelConfig, build_model
+from kexue_dist.ocr.model import WEIGHTS, OCRModelConfig, build_model
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
 TEST_SPLITS = ("test_seen", "test_unseen", "test_unseen_noise")
 
 
