@@ -164,3 +164,52 @@ def test_cli_read_json_and_bad_inputs(tmp_path, capsys):
         captured = capsys.readouterr()
         assert says in captured.err and len(captured.err.strip().splitlines()) == 1, (name, captured.err)
         assert captured.out == ""
+
+
+# -- glyph data and the task (the engine itself is tested in test_engine.py) --------------------------------
+
+
+def test_glyph_dataset_renders_in_ray_tasks_and_holds_the_family_out(ray_local, tmp_path):
+    import pyarrow.parquet as pq
+
+    from kexue_dist.data.cache import load_manifest
+    from kexue_dist.ocr.dataset import SPLITS, OCRDataConfig, glyph_dataset
+
+    cfg = OCRDataConfig(sizes=[20], copies=2, test_copies=1, families=["noto_sans"], max_classes=30, shard_rows=100)
+    directory = glyph_dataset(cfg, root=tmp_path, progress=False)
+    manifest = load_manifest(directory)  # verifies every shard's sha256
+    assert manifest["rows"] == {"train": 30 * 2 * 2, "valid": 30, "test_seen": 30 * 2, "test_unseen": 30, "test_unseen_noise": 30}
+    for split in SPLITS:
+        table = pq.read_table(directory / split)
+        faces = set(table.column("face").to_pylist())
+        assert (faces == {f"{fonts.HELD_OUT}:0"}) == split.startswith("test_unseen"), (split, faces)
+        assert set(table.column("label").to_pylist()) == set(range(30))
+    train = pq.read_table(directory / "train").column("label").to_pylist()
+    assert train != sorted(train)  # shuffled across classes before sharding
+    assert glyph_dataset(cfg, root=tmp_path, progress=False) == directory  # built once
+
+
+def test_ocr_task_step_eval_and_samples_on_real_glyphs():
+    import torch
+
+    from kexue_dist.engine.config import load_train_config
+    from kexue_dist.ocr.glyphs import render_glyph
+    from kexue_dist.ocr.task import OCRTask
+
+    cfg = load_train_config("ocr_smoke", [])
+    task = OCRTask(cfg, {})
+    model = task.build_models()["recogniser"]
+    chars = "的一是国，A"
+    images = [render_glyph(c, fonts.faces("noto_sans")[0], 24, cfg.data.side).tobytes() for c in chars]
+    batch = task.collate({"image": np.array(images, dtype=object), "label": np.array([char_index()[c] for c in chars])},
+                         torch.device("cpu"))
+    assert batch["x"].shape == (len(chars), 1, cfg.data.side, cfg.data.side) and 0 <= batch["x"].min() and batch["x"].max() <= 1
+    out = task.loss({"recogniser": model}, batch, 0)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and out["loss"].item() > 0
+    sums = task.eval_sums({"recogniser": model}, batch)
+    metrics = task.eval_metrics({k: float(v) for k, v in sums.items()})
+    assert sums["count"] == len(chars) and 0 <= metrics["accuracy"] <= metrics["top5"] <= 1
+    samples = task.samples({"recogniser": model}, batch)
+    assert samples["glyphs"]["image"].dtype == np.uint8 and samples["glyphs"]["image"].ndim == 2
+    assert [row[0] for row in samples["predictions"]["rows"]] == list(chars)

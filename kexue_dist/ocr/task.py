@@ -65,6 +65,24 @@ class OCRTask(Task):
                 "top5": (top5 == batch["y"][:, None]).any(1).sum().double(),
                 "count": torch.tensor(float(len(logits)))}
 
+    @torch.no_grad()
+    def samples(self, engines, batch):
+        """Validation glyphs as the recogniser sees them (a grid) and what it reads (a table)."""
+        from kexue_dist.report import image_grid
+
+        model = unwrap(engines["recogniser"])
+        was_training = model.training
+        model.eval()
+        try:
+            probs = torch.softmax(model(batch["x"]).float(), 1)
+        finally:
+            model.train(was_training)
+        p, pred = probs.max(1)
+        chars = charset()
+        rows = [[chars[t], chars[c], round(float(q), 4)] for t, c, q in zip(batch["y"].tolist(), pred.tolist(), p.tolist())]
+        grid = image_grid(batch["x"][:, 0].cpu().numpy(), cols=8, scale=2)
+        return {"glyphs": {"image": grid}, "predictions": {"columns": ["truth", "read", "probability"], "rows": rows}}
+
 
 @torch.no_grad()
 def split_accuracy(model: torch.nn.Module, directory: Path, split: str, side: int, batch: int = 1024) -> float:
