@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kexue_dist.report import aligned_table  # noqa: E402
 from kexue_dist.errors import UserError  # noqa: E402
 from kexue_dist.ocr import corpus, fonts, metrics, pages, peers  # noqa: E402
 from kexue_dist.ocr.charset import normalise_text  # noqa: E402
@@ -108,11 +109,7 @@ def fmt_table(conds: list[dict], systems: list[str], summary: dict) -> str:
             else:
                 row += [f"{cell['cer']:.4f}", f"{cell['pages_per_s']:.3f}"]
         body.append(row)
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(b.ljust(w) for b, w in zip(row, widths)) + " |" for row in body]
-    return "\n".join(lines)
+    return aligned_table(head, body)
 
 
 def main(argv: list[str] | None = None) -> int:

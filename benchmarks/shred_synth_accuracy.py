@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kexue_dist.report import aligned_table  # noqa: E402
 from kexue_dist.shred import metrics, synth  # noqa: E402
 
 SEED_BASE = 7_000_000
@@ -209,11 +210,7 @@ def format_table(rows: list[dict]) -> str:
 
     head = [short.get(c, c) for c in cols]
     body = [[fmt(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(b.ljust(w) for b, w in zip(row, widths)) + " |" for row in body]
-    return "\n".join(lines)
+    return aligned_table(head, body)
 
 
 def main(argv: list[str] | None = None) -> int:

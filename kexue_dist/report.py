@@ -31,6 +31,15 @@ def plot_curves(history: list[dict], keys: list[str], path: Path, title: str, yl
     return path
 
 
+def aligned_table(head: list[str], body: list[list[str]]) -> str:
+    """A Markdown table of strings with padded columns, for benchmarks that print to a terminal."""
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(b.ljust(w) for b, w in zip(row, widths)) + " |" for row in body]
+    return "\n".join(lines)
+
+
 def md_table(header: list[str], rows: list[list]) -> str:
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
