@@ -7,6 +7,7 @@ DeepSpeed checkpoints to Ray Train, which restarts dead workers from the latest 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import math
@@ -14,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -178,7 +180,7 @@ class Worker:
             optimizer = build_optimizer(model.parameters(), self.cfg, o)
             total = self.cfg.engine.steps
             scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda s, o=o: lr_lambda(s, o.warmup_steps, total, o.schedule)
+                optimizer, functools.partial(lr_lambda, warmup=o.warmup_steps, total=total, schedule=o.schedule)
             )
             engine, *_ = deepspeed.initialize(
                 model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False
@@ -220,7 +222,7 @@ class Worker:
             project=cfg.tracking.project,
             name=self.run_name,
             run_dir=str(self.run_dir),
-            config=payload_config(cfg),
+            config=asdict(cfg),
             resume_id=self.wandb_id,
         )
         self.wandb_id = tracker.run_id or self.wandb_id
@@ -331,12 +333,6 @@ class Worker:
         marker.write_text(str(self.step))
         print(f"[kexue-dist] rank {self.rank} killing itself at step {self.step} (engine.die_at_step)", flush=True)
         os._exit(1)
-
-
-def payload_config(cfg: TrainConfig) -> dict:
-    from dataclasses import asdict
-
-    return asdict(cfg)
 
 
 def _progress_line(metrics: dict, total: int) -> str:
