@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from kexue_dist.errors import UserError
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"kexue-dist: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `kexue-dist ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
