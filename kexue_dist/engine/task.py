@@ -8,6 +8,8 @@ devices, precision, DeepSpeed, data streaming, checkpoints, tracking, fault tole
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
@@ -29,6 +31,18 @@ TASKS = {
 def unwrap(engine) -> torch.nn.Module:
     """The model inside a DeepSpeed engine, or the model itself (bare loops and benchmarks pass it)."""
     return getattr(engine, "module", engine)
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Eval mode for the block (dropout off, batch norm on running statistics and never updated from
+    validation data), then back to whatever mode the model was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def get_task_class(name: str) -> type["Task"]:

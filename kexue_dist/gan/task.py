@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from kexue_dist.data.images import ImageDataConfig
-from kexue_dist.engine.task import Task, unwrap
+from kexue_dist.engine.task import Task, evaluating, unwrap
 from kexue_dist.errors import UserError
 from kexue_dist.gan.losses import FAMILY_NAMES, GENERATORS, get_family, gradient_penalty
 
@@ -256,15 +256,10 @@ class GANTask(Task):
         from kexue_dist.gan.grid import make_grid
         from kexue_dist.gan.models import to_unit
 
-        g = unwrap(engines["G"])
-        was_training = g.training
-        g.eval()
-        try:
+        with evaluating(unwrap(engines["G"])) as g:
             device = batch["real"].device
             noise = torch.Generator().manual_seed(4540)  # the same noise at every evaluation
             with self._autocast(device):
                 fake = g(self._z(self.model_cfg.grid_samples, device, noise)).float()
-        finally:
-            g.train(was_training)
         grid = make_grid(to_unit(fake, self.scale).cpu())
         return {"samples": {"image": grid, "caption": f"{self.model_cfg.family} / {self.model_cfg.generator}"}}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kexue_dist.engine.task import Task, unwrap
+from kexue_dist.engine.task import Task, evaluating, unwrap
 from kexue_dist.errors import UserError
 from kexue_dist.ocr.charset import charset
 from kexue_dist.ocr.dataset import OCRDataConfig
@@ -70,13 +70,8 @@ class OCRTask(Task):
         """Validation glyphs as the recogniser sees them (a grid) and what it reads (a table)."""
         from kexue_dist.report import image_grid
 
-        model = unwrap(engines["recogniser"])
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(unwrap(engines["recogniser"])) as model:
             probs = torch.softmax(model(batch["x"]).float(), 1)
-        finally:
-            model.train(was_training)
         p, pred = probs.max(1)
         chars = charset()
         rows = [[chars[t], chars[c], round(float(q), 4)] for t, c, q in zip(batch["y"].tolist(), pred.tolist(), p.tolist())]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from kexue_dist.data.sentiment import SentimentSpec, build_sentiment_dataset, load_manifest, pad_ids, split_paths
-from kexue_dist.engine.task import Task, unwrap
+from kexue_dist.engine.task import Task, evaluating, unwrap
 from kexue_dist.errors import UserError
 from kexue_dist.sentiment.model import SentimentModelConfig, build_model
 
@@ -85,13 +85,8 @@ class SentimentTask(Task):
 
     @torch.no_grad()
     def samples(self, engines, batch):
-        model = unwrap(engines["sentiment"])
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(unwrap(engines["sentiment"])) as model:
             probs = torch.sigmoid(model(batch["ids"], batch["lengths"]).float())
-        finally:
-            model.train(was_training)
         vocab, sep = self.data_meta["vocab"], " " if self.data_meta.get("unit") == "word" else ""
         rows = []
         for i in range(len(probs)):

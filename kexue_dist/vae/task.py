@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from kexue_dist.data.text import TextSpec, build_text_dataset, load_manifest, split_paths
-from kexue_dist.engine.task import Task, unwrap
+from kexue_dist.engine.task import Task, evaluating, unwrap
 from kexue_dist.vae.metrics import active_units, gather_vector, iw_nll, mutual_information, perplexity, vector_sums
 from kexue_dist.vae.model import BOS, EOS, PAD, VAE, TextVAE, TextVAEConfig, gaussian_kl
 from kexue_dist.vae.posterior import kl_floor
@@ -89,13 +89,8 @@ class VAETask(Task):
 
     @torch.no_grad()
     def samples(self, engines, batch):
-        model = unwrap(engines["vae"])
-        was_training = model.training
-        model.eval()  # BN heads: use running statistics, and never update them from validation data
-        try:
+        with evaluating(unwrap(engines["vae"])) as model:  # BN heads: running statistics, never updated here
             return self._samples(model, batch)
-        finally:
-            model.train(was_training)
 
     def _samples(self, model, batch) -> dict:
         raise NotImplementedError
