@@ -33,7 +33,6 @@ Full run (24 pages x 3 systems; minutes on 2 cores)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kexue_dist.report import aligned_table  # noqa: E402
+from kexue_dist.report import aligned_table, write_json  # noqa: E402
 from kexue_dist.errors import UserError  # noqa: E402
 from kexue_dist.ocr import corpus, fonts, metrics, pages, peers  # noqa: E402
 from kexue_dist.ocr.charset import normalise_text  # noqa: E402
@@ -240,10 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "table": table,
     }
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, out)
+    write_json(out, result, ensure_ascii=False)
     log(f"[ocr_vs_peers] wrote {out} ({total:.0f} s)")
     return 0
 

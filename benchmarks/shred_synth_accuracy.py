@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import json
 import os
 import platform
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kexue_dist.report import aligned_table  # noqa: E402
+from kexue_dist.report import aligned_table, write_json  # noqa: E402
 from kexue_dist.shred import metrics, synth  # noqa: E402
 
 SEED_BASE = 7_000_000
@@ -280,10 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "table": table,
     }
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
-    os.replace(tmp, out)
+    write_json(out, result)
     print(f"wrote {out}")
     return 0
 

@@ -31,6 +31,17 @@ def plot_curves(history: list[dict], keys: list[str], path: Path, title: str, yl
     return path
 
 
+def write_json(path, obj, ensure_ascii: bool = True) -> None:
+    """Write a results file atomically (a temp file, then rename): a killed run never leaves half a JSON."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=ensure_ascii, default=str) + "\n")
+    os.replace(tmp, path)
+
+
 def aligned_table(head: list[str], body: list[list[str]]) -> str:
     """A Markdown table of strings with padded columns, for benchmarks that print to a terminal."""
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
