@@ -33,6 +33,19 @@ def unwrap(engine) -> torch.nn.Module:
     return getattr(engine, "module", engine)
 
 
+def engine_state_dict(checkpoint_dir, tag: str) -> dict[str, torch.Tensor]:
+    """One model's weights (floating tensors as fp32) from an engine checkpoint directory: the DeepSpeed
+    checkpoint tag is the task's model name. ZeRO 0-2 only (ZeRO-3 shards need zero_to_fp32)."""
+    from pathlib import Path
+
+    path = Path(checkpoint_dir) / tag / "mp_rank_00_model_states.pt"
+    if not path.is_file():
+        raise UserError(f"checkpoint {checkpoint_dir}: no {tag}/mp_rank_00_model_states.pt "
+                        f"(not a run with a {tag!r} model, or a ZeRO-3 checkpoint that needs zero_to_fp32)")
+    state = torch.load(path, map_location="cpu", weights_only=False)["module"]
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 @contextmanager
 def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Eval mode for the block (dropout off, batch norm on running statistics and never updated from

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from kexue_dist.data.images import ImageDataConfig
-from kexue_dist.engine.task import Task, unwrap
+from kexue_dist.engine.task import Task, engine_state_dict, unwrap
 from kexue_dist.errors import UserError
 
 
@@ -68,15 +68,6 @@ class ClassifierTask(Task):
                 "accuracy": (logits.argmax(1) == batch["y"]).sum().double(), "count": torch.tensor(float(len(logits)))}
 
 
-def checkpoint_state_dict(checkpoint_dir: str, tag: str) -> dict[str, torch.Tensor]:
-    """The module weights of one DeepSpeed engine (ZeRO 0-2) from an engine checkpoint directory."""
-    files = sorted(Path(checkpoint_dir, tag).glob("mp_rank_00_model_states.pt"))
-    if not files:
-        raise UserError(f"{checkpoint_dir}/{tag}: no DeepSpeed model states (ZeRO-3 checkpoints need zero_to_fp32)")
-    state = torch.load(files[0], map_location="cpu", weights_only=False)
-    return {k: v.float() for k, v in state["module"].items()}
-
-
 @torch.no_grad()
 def test_accuracy(model: torch.nn.Module, dataset_dir: Path) -> float:
     from kexue_dist.data.images import load_split
@@ -103,7 +94,7 @@ def train_classifier(preset: str = "gan_classifier", overrides: list[str] = (), 
     if not res.checkpoint:
         raise UserError("classifier fit produced no checkpoint")
     model = FMNISTClassifier(**asdict(cfg.model))
-    model.load_state_dict(checkpoint_state_dict(res.checkpoint, "classifier"))
+    model.load_state_dict(engine_state_dict(res.checkpoint, "classifier"))
     accuracy = test_accuracy(model, fashion_mnist_dataset(cfg.data))
     target = Path(out or CLASSIFIER)
     target.parent.mkdir(parents=True, exist_ok=True)

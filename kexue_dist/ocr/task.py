@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kexue_dist.engine.task import Task, evaluating, unwrap
+from kexue_dist.engine.task import Task, engine_state_dict, evaluating, unwrap
 from kexue_dist.errors import UserError
 from kexue_dist.ocr.charset import charset
 from kexue_dist.ocr.dataset import OCRDataConfig
@@ -97,7 +97,6 @@ def train_recogniser(preset: str, overrides: list[str] = (), out: Path | None = 
     from kexue_dist.data.cache import sha256_file
     from kexue_dist.engine.config import load_train_config
     from kexue_dist.engine.trainer import fit
-    from kexue_dist.gan.classifier import checkpoint_state_dict
     from kexue_dist.ocr.dataset import glyph_dataset
 
     cfg = load_train_config(preset, list(overrides))
@@ -108,7 +107,7 @@ def train_recogniser(preset: str, overrides: list[str] = (), out: Path | None = 
     if not res.checkpoint:
         raise UserError("OCR fit produced no checkpoint")
     model = build_model(cfg.model, cfg.data.side)
-    model.load_state_dict(checkpoint_state_dict(res.checkpoint, "recogniser"))
+    model.load_state_dict(engine_state_dict(res.checkpoint, "recogniser"))
     directory = glyph_dataset(cfg.data, progress=False)
     scores = {split: split_accuracy(model, directory, split, cfg.data.side) for split in TEST_SPLITS}
     target = Path(out or WEIGHTS / f"{cfg.model.arch}.pt")

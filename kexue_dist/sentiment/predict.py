@@ -27,12 +27,10 @@ MODEL_TAG = "sentiment"  # the task's model name = the DeepSpeed checkpoint tag
 
 
 def checkpoint_state_dict(checkpoint_dir: str | Path) -> dict[str, torch.Tensor]:
-    """The model's fp32 state dict from an engine (DeepSpeed ZeRO 0-2) checkpoint directory."""
-    path = Path(checkpoint_dir) / MODEL_TAG / "mp_rank_00_model_states.pt"
-    if not path.is_file():
-        raise UserError(f"checkpoint {checkpoint_dir}: no {MODEL_TAG}/mp_rank_00_model_states.pt (not a sentiment run?)")
-    state = torch.load(path, map_location="cpu", weights_only=False)["module"]
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    """The sentiment model's fp32 state dict from an engine (DeepSpeed ZeRO 0-2) checkpoint directory."""
+    from kexue_dist.engine.task import engine_state_dict
+
+    return engine_state_dict(checkpoint_dir, MODEL_TAG)
 
 
 def export_bundle(state: dict, model_cfg, data_cfg, vocab: list[str], out_dir: Path, name: str, info: dict) -> Path:
