@@ -45,14 +45,6 @@ class BigramLM:
         bigram = (pair + self.mu * self.unigram[nxt]) / (ctx + self.mu)
         return np.log(np.where(prev >= 0, bigram, self.unigram[nxt]))
 
-    def text_log_prob(self, text: str) -> float:
-        index = char_index()
-        ids = np.array([index[c] for c in text if c in index])
-        if not len(ids):
-            return 0.0
-        prev = np.concatenate([[-1], ids[:-1]])
-        return float(self.log_prob(prev, ids).sum())
-
 
 def count_bigrams(texts, vocab: int | None = None) -> BigramLM:
     """Counts over texts (each a run of characters; out-of-charset characters break the chain)."""
